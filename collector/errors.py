@@ -1,0 +1,36 @@
+"""The collector's exception hierarchy. Messages say what, where, and what was expected."""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    """Base class for every error the collector raises on purpose."""
+
+
+class InvalidInput(CollectorError, ValueError):
+    """The call was malformed (not circuits, bad shots, ...). Raised before submission."""
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"invalid {field}={value!r}: expected {expected}")
+
+
+class QuotaExceeded(CollectorError):
+    """A quota guard rejected the call before submission."""
+
+    def __init__(self, limit: str, value: float, maximum: float, scope: str) -> None:
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+        self.scope = scope
+        super().__init__(f"quota exceeded: {limit} for {scope} would be {value:g}, limit is {maximum:g}")
+
+
+class ResultCorrupt(CollectorError):
+    """The backend returned a result that fails validation (counts vs shots, widths)."""
+
+
+class StoreError(CollectorError):
+    """The event store could not be opened or migrated."""

@@ -1,0 +1,135 @@
+"""The event store schema owned by the collector (SQLAlchemy 2.0 typed models).
+
+Other packages (validators, slo) own their own tables and migrations; they share
+the database but not this metadata, so the import direction stays downward.
+Changes here go through an Alembic migration in ``collector/migrations``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGSERIAL.
+SeqType = BigInteger().with_variant(Integer, "sqlite")
+
+TERMINAL_STATUSES = ("done", "error", "cancelled", "unknown")
+STATUSES = ("queued", "running", *TERMINAL_STATUSES)
+ERROR_CLASSES = (
+    "auth",
+    "transient",
+    "quota",
+    "invalid_input",
+    "backend",
+    "result_corrupt",
+    "timeout",
+    "unknown",
+)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class JobRow(Base):
+    """One row per proxied job (retries included: ``attempts`` counts them).
+
+    ``seq`` is assigned on first insert and never changes; consumers that tail the
+    table (the exporter, SLO rollups) use it as a cursor. A row reaches a terminal
+    status once and stays there.
+    """
+
+    __tablename__ = "jobs"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    provider_job_id: Mapped[str | None] = mapped_column(String(200))
+    backend: Mapped[str] = mapped_column(String(200))
+    project: Mapped[str] = mapped_column(String(200), default="")
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    purpose: Mapped[str] = mapped_column(String(32), default="workload")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    num_circuits: Mapped[int] = mapped_column(Integer, default=0)
+    circuit_hash: Mapped[str | None] = mapped_column(String(64))
+    max_qubits: Mapped[int | None] = mapped_column(Integer)
+    max_depth: Mapped[int | None] = mapped_column(Integer)
+    shots: Mapped[int | None] = mapped_column(Integer)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queue_seconds: Mapped[float | None] = mapped_column(Float)
+    run_seconds: Mapped[float | None] = mapped_column(Float)
+    e2e_seconds: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    error_class: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    calibration_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recorder: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_jobs_backend_finished", "backend", "finished_at"),
+        Index("ix_jobs_project_finished", "project", "finished_at"),
+        Index("ix_jobs_status_finished", "status", "finished_at"),
+        Index("ix_jobs_submitted", "submitted_at"),
+        Index("ix_jobs_idempotency_key", "idempotency_key"),
+    )
+
+
+class JobResultRow(Base):
+    """Raw counts for one circuit of one job."""
+
+    __tablename__ = "job_results"
+
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    circuit_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    num_clbits: Mapped[int | None] = mapped_column(Integer)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class BackendRow(Base):
+    """A backend seen by any proxy."""
+
+    __tablename__ = "backends"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    num_qubits: Mapped[int | None] = mapped_column(Integer)
+    provider: Mapped[str | None] = mapped_column(String(200))
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_calibration_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CalibrationSnapshotRow(Base):
+    """A summary of a backend's reported calibration, one per calibration timestamp."""
+
+    __tablename__ = "calibration_snapshots"
+
+    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    backend: Mapped[str] = mapped_column(String(200))
+    calibrated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (UniqueConstraint("backend", "calibrated_at"),)

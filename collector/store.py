@@ -1,0 +1,272 @@
+"""The event store: SQLite (WAL) by default, PostgreSQL by URL.
+
+Opening a store runs the collector's Alembic migrations. Writes are idempotent
+upserts keyed by the qsre job id, so a shipper may deliver the same spool batch
+twice (after a crash between commit and cursor save) without doubling anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from collector import migrate
+from collector.clock import as_utc
+from collector.errors import StoreError
+from collector.records import JOB_FIELDS, Job, status_rank
+from collector.schema import (
+    TERMINAL_STATUSES,
+    BackendRow,
+    CalibrationSnapshotRow,
+    JobResultRow,
+    JobRow,
+)
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "alembic_version_collector"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Autocommit at the driver level; SQLAlchemy's "begin" hook issues BEGIN IMMEDIATE
+    # so that a reader never has to upgrade to a writer (the cause of 'database is
+    # locked' that busy_timeout cannot fix).
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine configured for concurrent multi-process use of one store."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=8)
+    return create_engine(url, poolclass=NullPool)
+
+
+class Store:
+    """Handle on the event store. Thread-safe; one per process is plenty."""
+
+    def __init__(self, url: str = "sqlite:///qsre.db", *, migrate_on_open: bool = True) -> None:
+        self.url = url
+        try:
+            self.engine = create_store_engine(url)
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"cannot open store {url!r}: {exc}") from exc
+        if migrate_on_open:
+            migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---------------------------------------------------------------- writes
+    def _insert(self, table: Any) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    def upsert_jobs(self, snapshots: Iterable[Mapping[str, Any]]) -> int:
+        """Write job snapshots idempotently. Returns the number of distinct jobs written.
+
+        A snapshot is a mapping with the ``Job`` fields (plus optional ``counts``:
+        a list of per-circuit ``{"num_clbits", "counts"}``). Later lifecycle states
+        win; a terminal row is never overwritten.
+        """
+        latest: dict[str, Mapping[str, Any]] = {}
+        for snap in snapshots:
+            prev = latest.get(snap["id"])
+            if prev is None or status_rank(snap["status"]) >= status_rank(prev["status"]):
+                latest[snap["id"]] = snap
+        if not latest:
+            return 0
+        job_rows: list[dict[str, Any]] = []
+        result_rows: list[dict[str, Any]] = []
+        for snap in latest.values():
+            row = {name: snap.get(name) for name in JOB_FIELDS}
+            row["tags"] = row["tags"] or {}
+            row["purpose"] = row["purpose"] or str(row["tags"].get("purpose", "workload"))
+            row["attempts"] = row["attempts"] or 1
+            row["cost_usd"] = row["cost_usd"] or 0.0
+            row["num_circuits"] = row["num_circuits"] or 0
+            row["project"] = row["project"] or ""
+            for key in ("submitted_at", "started_at", "finished_at", "calibration_at"):
+                value = row[key]
+                if isinstance(value, str):
+                    row[key] = datetime.fromisoformat(value)
+            job_rows.append(row)
+            for index, circuit in enumerate(snap.get("counts") or ()):
+                result_rows.append(
+                    {
+                        "job_id": snap["id"],
+                        "circuit_index": index,
+                        "num_clbits": circuit.get("num_clbits"),
+                        "counts": circuit["counts"],
+                    }
+                )
+        table = JobRow.__table__
+        stmt = self._insert(table)
+        updatable = [c for c in JOB_FIELDS if c != "id"]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: stmt.excluded[c] for c in updatable},
+            where=table.c.status.not_in(TERMINAL_STATUSES),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, job_rows)
+            if result_rows:
+                rstmt = self._insert(JobResultRow.__table__).on_conflict_do_nothing()
+                conn.execute(rstmt, result_rows)
+        return len(job_rows)
+
+    def upsert_backend(
+        self,
+        name: str,
+        *,
+        seen_at: datetime,
+        num_qubits: int | None = None,
+        provider: str | None = None,
+        calibration_at: datetime | None = None,
+        calibration_summary: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record that a backend was seen, and its calibration snapshot if new."""
+        table = BackendRow.__table__
+        stmt = self._insert(table).values(
+            name=name,
+            num_qubits=num_qubits,
+            provider=provider,
+            first_seen=seen_at,
+            last_seen=seen_at,
+            last_calibration_at=calibration_at,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "last_seen": stmt.excluded.last_seen,
+                "num_qubits": stmt.excluded.num_qubits,
+                "last_calibration_at": func.coalesce(
+                    stmt.excluded.last_calibration_at, table.c.last_calibration_at
+                ),
+            },
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+            if calibration_at is not None:
+                snap = self._insert(CalibrationSnapshotRow.__table__).values(
+                    backend=name,
+                    calibrated_at=calibration_at,
+                    captured_at=seen_at,
+                    summary=dict(calibration_summary or {}),
+                )
+                conn.execute(snap.on_conflict_do_nothing())
+
+    # ---------------------------------------------------------------- reads
+    def jobs(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        backend: str | None = None,
+        project: str | None = None,
+        status: str | Sequence[str] | None = None,
+        purpose: str | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> list[Job]:
+        """Jobs submitted in [since, until), filtered. Newest first unless told otherwise."""
+        q = select(*JobRow.__table__.columns)
+        if since is not None:
+            q = q.where(JobRow.submitted_at >= since)
+        if until is not None:
+            q = q.where(JobRow.submitted_at < until)
+        if backend is not None:
+            q = q.where(JobRow.backend == backend)
+        if project is not None:
+            q = q.where(JobRow.project == project)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            q = q.where(JobRow.status.in_(statuses))
+        if purpose is not None:
+            q = q.where(JobRow.purpose == purpose)
+        if after_seq is not None:
+            q = q.where(JobRow.seq > after_seq)
+            newest_first = False
+        q = q.order_by(JobRow.seq.desc() if newest_first else JobRow.seq.asc())
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [job_from_row(r) for r in rows]
+
+    def job(self, job_id: str) -> Job | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*JobRow.__table__.columns).where(JobRow.id == job_id)).mappings().first()
+        return job_from_row(row) if row else None
+
+    def counts(self, job_id: str) -> list[dict[str, int]]:
+        """Raw counts per circuit of one job, in circuit order."""
+        q = (
+            select(JobResultRow.counts)
+            .where(JobResultRow.job_id == job_id)
+            .order_by(JobResultRow.circuit_index)
+        )
+        with self.engine.connect() as conn:
+            return [dict(c) for c in conn.execute(q).scalars()]
+
+    def count_jobs(self, **filters: Any) -> int:
+        q = select(func.count()).select_from(JobRow)
+        for key, value in filters.items():
+            q = q.where(getattr(JobRow, key) == value)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def backends(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            q = select(*BackendRow.__table__.columns).order_by(BackendRow.name)
+            rows = conn.execute(q).mappings().all()
+        out = []
+        for r in rows:
+            d = dict(r)
+            for k in ("first_seen", "last_seen", "last_calibration_at"):
+                d[k] = as_utc(d[k])
+            out.append(d)
+        return out
+
+
+def job_from_row(row: Mapping[str, Any]) -> Job:
+    data = {name: row[name] for name in (*JOB_FIELDS, "seq")}
+    for key in ("submitted_at", "started_at", "finished_at", "calibration_at"):
+        data[key] = as_utc(data[key])
+    data["tags"] = dict(data["tags"] or {})
+    return Job(**data)

@@ -1,0 +1,79 @@
+"""Shared fixtures. Storage tests run against a real SQLite file and the local
+PostgreSQL server; each PostgreSQL test gets its own fresh database, so tests (and
+parallel sessions) never see each other's rows."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_ADMIN_URL = os.environ.get(
+    "QSRE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+_pg_state: dict[str, str | None] = {}
+
+
+def _postgres_unavailable() -> str | None:
+    """None if the server answers, else why not (cached for the session)."""
+    if "reason" not in _pg_state:
+        try:
+            engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            _pg_state["reason"] = None
+        except Exception as exc:  # noqa: BLE001
+            _pg_state["reason"] = f"PostgreSQL at {PG_ADMIN_URL} did not answer: {exc}"
+    return _pg_state["reason"]
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a brand-new PostgreSQL database, dropped after the test."""
+    reason = _postgres_unavailable()
+    if reason:
+        pytest.skip(f"SKIPPED LOUDLY: {reason}")
+    name = f"qsre_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'qsre.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request) -> str:
+    """Parametrised: every test using it runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(store_url):
+    from collector.store import Store
+
+    s = Store(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def t0() -> datetime:
+    return datetime(2026, 11, 16, tzinfo=UTC)
