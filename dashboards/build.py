@@ -1,0 +1,71 @@
+"""Build every qsre dashboard as schema-valid Grafana JSON, and write them to disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from grafanalib._gen import DashboardEncoder
+from grafanalib.core import Dashboard
+
+from dashboards import debug, executive, oncall, slo_detail
+from dashboards.errors import DashboardSpecError
+from dashboards.schema_fix import modernize
+from dashboards.slo_detail import DEFAULT_POLICIES, BurnPolicy, SLOLike
+
+
+def to_json(dash: Dashboard) -> dict[str, Any]:
+    """grafanalib object -> plain dict Grafana's schema accepts."""
+    raw = json.loads(json.dumps(dash.to_json_data(), cls=DashboardEncoder))
+    return modernize(raw)
+
+
+def build_dashboards(
+    slos: Iterable[SLOLike],
+    *,
+    datasource_uid: str = "prometheus",
+    policies: Mapping[str, BurnPolicy] = DEFAULT_POLICIES,
+) -> dict[str, dict[str, Any]]:
+    """Return {file name: dashboard JSON} for the fixed dashboards and one per SLO.
+
+    Each SLO's `policy` must name an entry of `policies`; SLO names must be unique.
+    """
+    if not datasource_uid:
+        raise DashboardSpecError("datasource_uid", datasource_uid, "a non-empty datasource uid")
+    out: dict[str, dict[str, Any]] = {
+        "executive.json": to_json(executive.build(datasource_uid)),
+        "oncall.json": to_json(oncall.build(datasource_uid)),
+        "debug.json": to_json(debug.build(datasource_uid)),
+    }
+    for slo in slos:
+        policy = policies.get(slo.policy)
+        if policy is None:
+            raise DashboardSpecError(
+                f"slo[{slo.name}].policy", slo.policy, f"one of {sorted(policies)}"
+            )
+        file_name = f"slo-{slo.name}.json"
+        if file_name in out:
+            raise DashboardSpecError("slo.name", slo.name, "a name used by only one SLO")
+        out[file_name] = to_json(slo_detail.build(slo, policy, datasource_uid))
+    return out
+
+
+def write_dashboards(
+    slos: Iterable[SLOLike],
+    out_dir: Path,
+    *,
+    datasource_uid: str = "prometheus",
+    policies: Mapping[str, BurnPolicy] = DEFAULT_POLICIES,
+) -> list[Path]:
+    """Build the dashboards and write one pretty-printed JSON file each into `out_dir`."""
+    dashboards = build_dashboards(slos, datasource_uid=datasource_uid, policies=policies)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, body in dashboards.items():
+        path = out_dir / name
+        path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths

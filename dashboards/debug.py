@@ -1,0 +1,141 @@
+"""Debug dashboard: per-circuit validation detail, latency breakdown and telemetry health."""
+
+from __future__ import annotations
+
+from grafanalib.core import Dashboard
+
+from dashboards.panels import (
+    BACKEND,
+    GREEN,
+    RED,
+    YELLOW,
+    Layout,
+    Query,
+    dashboard,
+    state_timeline,
+    timeseries,
+)
+
+UID = "qsre-debug"
+TITLE = "qsre Debug"
+
+# Fidelity bands for the state timeline; the verdict itself comes from the validators'
+# statistical tests, these only colour the picture.
+FIDELITY_BANDS = ((None, RED), (0.8, YELLOW), (0.95, GREEN))
+
+
+def build(datasource_uid: str) -> Dashboard:
+    """The debugging view; `datasource_uid` is the default Prometheus datasource."""
+    layout = Layout()
+    layout.row("Validation")
+    state_timeline(
+        layout,
+        "Fidelity per reference circuit",
+        [Query(f"qsre_validation_fidelity{{{BACKEND}}}", "{{backend}} {{circuit}}")],
+        thresholds=FIDELITY_BANDS,
+    )
+    timeseries(
+        layout,
+        "Fidelity per circuit over time",
+        [Query(f"qsre_validation_fidelity{{{BACKEND}}}", "{{backend}} {{circuit}}")],
+        unit="percentunit",
+        max_value=1,
+    )
+    timeseries(
+        layout,
+        "Divergence vs noisy simulator (TVD)",
+        [Query(f"qsre_validation_divergence_tvd{{{BACKEND}}}", "{{backend}} {{circuit}}")],
+        description="Total variation distance between measured counts and the backend's own "
+        "noisy-simulator prediction.",
+    )
+    timeseries(
+        layout,
+        "Drift statistic",
+        [Query(f"qsre_drift_statistic{{{BACKEND}}}", "{{backend}} {{circuit}}")],
+        description="Sequential change-detection statistic per circuit.",
+    )
+    timeseries(
+        layout,
+        "Validation verdicts by circuit",
+        [
+            Query(
+                f"sum by (backend, circuit, verdict) "
+                f"(increase(qsre_validation_runs_total{{{BACKEND}}}[1h]))",
+                "{{backend}} {{circuit}} {{verdict}}",
+            )
+        ],
+        stacked=True,
+    )
+    layout.row("Jobs")
+    timeseries(
+        layout,
+        "Run vs queue latency (p50 / p95)",
+        [
+            Query(
+                f"histogram_quantile({q}, sum by (le, backend) "
+                f"(rate(qsre_job_{phase}_seconds_bucket{{{BACKEND}}}[5m])))",
+                f"{phase} p{round(q * 100)} {{{{backend}}}}",
+            )
+            for phase in ("queue", "run")
+            for q in (0.5, 0.95)
+        ],
+        unit="s",
+    )
+    timeseries(
+        layout,
+        "End-to-end latency percentiles",
+        [
+            Query(
+                f"histogram_quantile({q}, sum by (le, backend) "
+                f"(rate(qsre_job_e2e_seconds_bucket{{{BACKEND}}}[5m])))",
+                f"p{round(q * 100)} {{{{backend}}}}",
+            )
+            for q in (0.5, 0.95, 0.99)
+        ],
+        unit="s",
+    )
+    timeseries(
+        layout,
+        "Mean shots per job",
+        [
+            Query(
+                f"sum by (backend, project) (rate(qsre_shots_total{{{BACKEND}}}[1h]))"
+                f" / sum by (backend, project) (rate(qsre_jobs_total{{{BACKEND}}}[1h]))",
+                "{{backend}} {{project}}",
+            )
+        ],
+    )
+    timeseries(
+        layout,
+        "Retries: attempts per job",
+        [
+            Query(
+                f"sum by (backend) (rate(qsre_job_attempts_total{{{BACKEND}}}[1h]))"
+                f" / sum by (backend) (rate(qsre_jobs_total{{{BACKEND}}}[1h]))",
+                "{{backend}}",
+            )
+        ],
+        thresholds=[(None, GREEN), (1.2, YELLOW), (2, RED)],
+        description="1.0 means no retries; above it, jobs needed resubmission.",
+    )
+    layout.row("Telemetry health")
+    timeseries(
+        layout,
+        "Spool events by state",
+        [Query("sum by (state) (qsre_spool_events)", "{{state}}")],
+        description="Events waiting in local spools; growth means the store is not keeping up.",
+    )
+    timeseries(
+        layout,
+        "Recorder errors",
+        [Query("sum by (recorder) (rate(qsre_recorder_errors_total[5m]))", "{{recorder}}")],
+        unit="reqps",
+    )
+    return dashboard(
+        uid=UID,
+        title=TITLE,
+        description="Per-circuit validation, latency breakdown, retries and telemetry health.",
+        tags=["qsre", "debug"],
+        layout=layout,
+        datasource_uid=datasource_uid,
+    )
