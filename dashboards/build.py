@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from dashboards import debug, executive, oncall, slo_detail
 from dashboards.errors import DashboardSpecError
 from dashboards.schema_fix import modernize
 from dashboards.slo_detail import DEFAULT_POLICIES, BurnPolicy, SLOLike
+
+Policies = Mapping[str, BurnPolicy] | Callable[[SLOLike], BurnPolicy | None]
 
 
 def to_json(dash: Dashboard) -> dict[str, Any]:
@@ -26,11 +28,13 @@ def build_dashboards(
     slos: Iterable[SLOLike],
     *,
     datasource_uid: str = "prometheus",
-    policies: Mapping[str, BurnPolicy] = DEFAULT_POLICIES,
+    policies: Policies = DEFAULT_POLICIES,
 ) -> dict[str, dict[str, Any]]:
     """Return {file name: dashboard JSON} for the fixed dashboards and one per SLO.
 
-    Each SLO's `policy` must name an entry of `policies`; SLO names must be unique.
+    `policies` maps an SLO's `policy` name to the burn windows drawn, or is a function
+    SLO -> BurnPolicy (to derive the period from each SLO's window). SLO names must be
+    unique.
     """
     if not datasource_uid:
         raise DashboardSpecError("datasource_uid", datasource_uid, "a non-empty datasource uid")
@@ -40,10 +44,13 @@ def build_dashboards(
         "debug.json": to_json(debug.build(datasource_uid)),
     }
     for slo in slos:
-        policy = policies.get(slo.policy)
+        policy = policies(slo) if callable(policies) else policies.get(slo.policy)
         if policy is None:
             raise DashboardSpecError(
-                f"slo[{slo.name}].policy", slo.policy, f"one of {sorted(policies)}"
+                f"slo[{slo.name}].policy",
+                slo.policy,
+                "a policy known to the dashboards"
+                + ("" if callable(policies) else f": one of {sorted(policies)}"),
             )
         file_name = f"slo-{slo.name}.json"
         if file_name in out:
@@ -57,7 +64,7 @@ def write_dashboards(
     out_dir: Path,
     *,
     datasource_uid: str = "prometheus",
-    policies: Mapping[str, BurnPolicy] = DEFAULT_POLICIES,
+    policies: Policies = DEFAULT_POLICIES,
 ) -> list[Path]:
     """Build the dashboards and write one pretty-printed JSON file each into `out_dir`."""
     dashboards = build_dashboards(slos, datasource_uid=datasource_uid, policies=policies)

@@ -67,9 +67,11 @@ class BurnPolicy:
             raise DashboardSpecError("BurnPolicy.period", self.period, "a duration like 30d or 28d")
 
 
-# The Google SRE Workbook / Sloth defaults (shared/NOTES.md "SLO math").
+# Burn factors for a 30-day period, matching slo/policies/*.yaml by name (sre-workbook:
+# Google SRE Workbook / Sloth; two-four: fixed 4x page, 2x ticket). Callers with other
+# periods pass their own (build_dashboards accepts a mapping or a per-SLO function).
 DEFAULT_POLICIES: Mapping[str, BurnPolicy] = {
-    "google-30d": BurnPolicy(
+    "sre-workbook": BurnPolicy(
         period="30d",
         windows=(
             BurnWindow("page", "1h", "5m", 14.4),
@@ -78,7 +80,7 @@ DEFAULT_POLICIES: Mapping[str, BurnPolicy] = {
             BurnWindow("ticket", "3d", "6h", 1.0),
         ),
     ),
-    "google-28d": BurnPolicy(
+    "sre-workbook-28d": BurnPolicy(
         period="28d",
         windows=(
             BurnWindow("page", "1h", "5m", 13.44),
@@ -86,6 +88,10 @@ DEFAULT_POLICIES: Mapping[str, BurnPolicy] = {
             BurnWindow("ticket", "1d", "2h", 2.8),
             BurnWindow("ticket", "3d", "6h", 0.933),
         ),
+    ),
+    "two-four": BurnPolicy(
+        period="30d",
+        windows=(BurnWindow("page", "1h", "5m", 4.0), BurnWindow("ticket", "6h", "30m", 2.0)),
     ),
 }
 

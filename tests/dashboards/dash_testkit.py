@@ -24,8 +24,8 @@ class FakeSLO:
 
 
 SLOS = (
-    FakeSLO("job-success", 0.999, "Jobs reach status done.", "google-30d"),
-    FakeSLO("queue-latency", 0.99, "Jobs start within 10 minutes.", "google-28d"),
+    FakeSLO("job-success", 0.999, "Jobs reach status done.", "sre-workbook"),
+    FakeSLO("queue-latency", 0.99, "Jobs start within 10 minutes.", "sre-workbook-28d"),
 )
 
 

@@ -111,9 +111,9 @@ def test_bad_inputs_fail_with_the_field_named():
     with pytest.raises(DashboardSpecError, match=r"slo\[job-success\]\.policy.*'nope'"):
         build_dashboards([FakeSLO("job-success", 0.999, "", "nope")])
     with pytest.raises(DashboardSpecError, match="objective"):
-        build_dashboards([FakeSLO("x", 1.5, "", "google-30d")])
+        build_dashboards([FakeSLO("x", 1.5, "", "sre-workbook")])
     with pytest.raises(DashboardSpecError, match="slo.name"):
-        build_dashboards([FakeSLO("Has Spaces", 0.9, "", "google-30d")])
+        build_dashboards([FakeSLO("Has Spaces", 0.9, "", "sre-workbook")])
     with pytest.raises(DashboardSpecError, match="only one SLO"):
         build_dashboards([SLOS[0], SLOS[0]])
     with pytest.raises(DashboardSpecError, match="long_window"):
@@ -125,3 +125,22 @@ def test_long_slo_names_get_stable_short_uids():
     uid = dashboard_uid(name)
     assert len(uid) <= 40 and uid == dashboard_uid(name)
     assert uid != dashboard_uid(name + "-2")
+
+
+def test_policies_can_be_a_function_of_the_slo():
+    def policy_for(slo):
+        return BurnPolicy(period="7d", windows=(BurnWindow("page", "1h", "5m", 2.0),))
+
+    dash = build_dashboards([FakeSLO("api", 0.9, "d", "whatever")], policies=policy_for)
+    assert "Burn rate 1h / 5m (page at 2×)" in titles(dash["slo-api.json"])
+    assert any("ratio_rate7d" in q for q in panel_queries(dash["slo-api.json"]))
+
+
+def test_real_slo_spec_objects_are_accepted():
+    spec = pytest.importorskip("slo.spec")
+    if not hasattr(spec, "SLO"):
+        pytest.skip("slo.spec has no SLO model yet")
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(spec.SLO)}
+    assert {"name", "objective", "description", "policy"} <= fields
