@@ -280,18 +280,18 @@ class StoreExporter:
                     t.c.backend,
                     t.c.project,
                     t.c.status,
-                    func.coalesce(t.c.error_class, ""),
+                    t.c.error_class,
                     func.count(),
                     func.coalesce(func.sum(t.c.shots), 0),
                     func.coalesce(func.sum(t.c.cost_usd), 0.0),
                     func.coalesce(func.sum(t.c.attempts), 0),
                 )
                 .where(terminal_upto)
-                .group_by(t.c.backend, t.c.project, t.c.status, func.coalesce(t.c.error_class, ""))
+                .group_by(t.c.backend, t.c.project, t.c.status, t.c.error_class)
             )
             for backend, project, status, error_class, n, shots, cost, attempts in conn.execute(q):
                 project = project or ""
-                self._jobs[(backend, project, status, error_class)] += int(n)
+                self._jobs[(backend, project, status, error_class or "")] += int(n)
                 self._attempts[backend] += int(attempts)
                 self._shots[(backend, project)] += int(shots)
                 self._cost_usd[(backend, project)] += float(cost)

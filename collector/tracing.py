@@ -1,0 +1,207 @@
+"""One OpenTelemetry CLIENT span per job, built after the fact from a job snapshot.
+
+The span is created from the finished job's recorded timestamps (explicit
+``start_time``/``end_time``), so nothing is opened around the user's backend call
+and no latency is added to it: the proxy hands the terminal snapshot to
+``JobSpanEmitter.emit`` (about 20-40 µs), and the ``BatchSpanProcessor`` exports in
+its own thread. A failing exporter is logged by the SDK and never reaches the caller;
+``emit`` itself swallows and counts its own failures.
+
+Attributes live in the ``qsre.`` namespace (``qsre.job.id``, ``qsre.backend``, ...):
+job ids and circuit hashes belong here, never in metric labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+)
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from collector.errors import CollectorError
+
+log = logging.getLogger(__name__)
+
+SPAN_NAME = "qsre.job"
+INSTRUMENTATION_NAME = "qsre.collector"
+# Statuses that mean the job failed (cancelled is a user decision, not an error).
+ERROR_STATUSES = frozenset({"error", "unknown"})
+_MAX_MESSAGE_CHARS = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# snapshot field -> span attribute; values that are None are left out.
+_ATTRIBUTES: tuple[tuple[str, str], ...] = (
+    ("id", "qsre.job.id"),
+    ("backend", "qsre.backend"),
+    ("project", "qsre.project"),
+    ("status", "qsre.status"),
+    ("purpose", "qsre.purpose"),
+    ("error_class", "qsre.error_class"),
+    ("shots", "qsre.shots"),
+    ("queue_seconds", "qsre.queue_seconds"),
+    ("run_seconds", "qsre.run_seconds"),
+    ("e2e_seconds", "qsre.e2e_seconds"),
+    ("attempts", "qsre.attempts"),
+    ("cost_usd", "qsre.cost_usd"),
+    ("provider_job_id", "qsre.provider_job_id"),
+    ("num_circuits", "qsre.num_circuits"),
+    ("max_qubits", "qsre.max_qubits"),
+    ("max_depth", "qsre.max_depth"),
+    ("circuit_hash", "qsre.circuit_hash"),
+    ("idempotency_key", "qsre.idempotency_key"),
+)
+
+
+class TracingError(CollectorError):
+    """Tracing could not be configured as asked (e.g. the ``otlp`` extra is missing)."""
+
+
+def _as_datetime(value: Any, field: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise TracingError(
+                f"job snapshot field {field}={value!r}: expected an ISO-8601 datetime"
+            ) from exc
+    if not isinstance(value, datetime):
+        raise TracingError(f"job snapshot field {field}={value!r}: expected a datetime")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def to_unix_ns(when: datetime) -> int:
+    """Exact nanoseconds since the epoch (no float rounding of microseconds)."""
+    return ((when - _EPOCH) // timedelta(microseconds=1)) * 1000
+
+
+def _snapshot_dict(job: Any) -> Mapping[str, Any]:
+    if isinstance(job, Mapping):
+        return job
+    to_dict = getattr(job, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    raise TracingError(f"job snapshot {job!r}: expected a mapping or a collector Job")
+
+
+class JobSpanEmitter:
+    """Turns terminal job snapshots into CLIENT spans on ``tracer_provider``.
+
+    With no provider, the globally configured one is used (a no-op until
+    ``configure_tracing`` or the application sets one). ``on_error`` is called with
+    the recorder name ``"span"`` when a span could not be built (e.g.
+    ``RecorderErrors.inc``); the caller's code path never sees the exception.
+    """
+
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        *,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        provider = tracer_provider or trace.get_tracer_provider()
+        self.tracer = provider.get_tracer(INSTRUMENTATION_NAME)
+        self.on_error = on_error
+
+    def emit(self, job: Mapping[str, Any] | Any) -> bool:
+        """Record one span for a finished job. Returns False (and logs) if it could not."""
+        try:
+            self._emit(_snapshot_dict(job))
+            return True
+        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+            job_id = job.get("id") if isinstance(job, Mapping) else getattr(job, "id", None)
+            log.exception("could not emit a span for job %r", job_id)
+            if self.on_error is not None:
+                try:
+                    self.on_error("span")
+                except Exception:  # noqa: BLE001
+                    log.exception("span error callback failed")
+            return False
+
+    def _emit(self, snap: Mapping[str, Any]) -> None:
+        submitted = _as_datetime(snap.get("submitted_at"), "submitted_at")
+        if submitted is None:
+            raise TracingError("job snapshot field submitted_at=None: expected a datetime")
+        started = _as_datetime(snap.get("started_at"), "started_at")
+        finished = _as_datetime(snap.get("finished_at"), "finished_at")
+        if started is None and snap.get("queue_seconds") is not None:
+            started = submitted + timedelta(seconds=float(snap["queue_seconds"]))
+        if finished is None and snap.get("e2e_seconds") is not None:
+            finished = submitted + timedelta(seconds=float(snap["e2e_seconds"]))
+        end = finished or started or submitted
+        attributes: dict[str, Any] = {}
+        for field, key in _ATTRIBUTES:
+            value = snap.get(field)
+            if value is None or value == "":
+                continue
+            attributes[key] = value if isinstance(value, bool | int | float | str) else str(value)
+        calibration = _as_datetime(snap.get("calibration_at"), "calibration_at")
+        if calibration is not None:
+            attributes["qsre.calibration_at"] = calibration.isoformat()
+        if snap.get("error_class"):
+            attributes["error.type"] = str(snap["error_class"])
+        span = self.tracer.start_span(
+            SPAN_NAME,
+            kind=SpanKind.CLIENT,
+            start_time=to_unix_ns(submitted),
+            attributes=attributes,
+        )
+        if started is not None:
+            span.add_event("running", timestamp=to_unix_ns(started))
+        if finished is not None:
+            span.add_event(
+                "finished", {"qsre.status": str(snap.get("status"))}, to_unix_ns(finished)
+            )
+        status = str(snap.get("status") or "")
+        if status in ERROR_STATUSES:
+            message = str(snap.get("error_message") or "")[:_MAX_MESSAGE_CHARS]
+            error_class = snap.get("error_class") or "unknown"
+            description = f"{error_class}: {message}" if message else str(error_class)
+            span.set_status(Status(StatusCode.ERROR, description))
+        elif status == "done":
+            span.set_status(Status(StatusCode.OK))
+        span.end(end_time=to_unix_ns(end))
+
+
+def configure_tracing(
+    service_name: str = "qsre",
+    otlp_endpoint: str | None = None,
+    console: bool = False,
+    *,
+    span_exporters: Sequence[SpanExporter] = (),
+) -> TracerProvider:
+    """A TracerProvider with one BatchSpanProcessor per exporter.
+
+    ``otlp_endpoint`` (e.g. ``http://collector:4318/v1/traces``) needs the ``otlp``
+    extra (``pip install 'qsre[otlp]'``); it is imported only when asked for.
+    The provider is returned, not installed globally: pass it to ``JobSpanEmitter``
+    (or call ``opentelemetry.trace.set_tracer_provider`` in the application).
+    """
+    exporters: list[SpanExporter] = list(span_exporters)
+    if otlp_endpoint:
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError as exc:
+            raise TracingError(
+                f"otlp_endpoint={otlp_endpoint!r} needs the OTLP HTTP exporter: install the "
+                "'otlp' extra (pip install 'qsre[otlp]', i.e. "
+                "opentelemetry-exporter-otlp-proto-http)"
+            ) from exc
+        exporters.append(OTLPSpanExporter(endpoint=otlp_endpoint))
+    if console:
+        exporters.append(ConsoleSpanExporter())
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
