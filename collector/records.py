@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,7 @@ class Job:
     attempts: int = 1
     cost_usd: float = 0.0
     calibration_at: datetime | None = None
+    recorder: str | None = None
     seq: int | None = None
 
     @property
@@ -61,3 +63,27 @@ class Job:
 
 
 JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job) if f.name != "seq")
+
+
+def merge_snapshots(base: dict[str, Any] | None, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Fold a (possibly partial) lifecycle event into a job's state.
+
+    Fields only get filled in or move forward: ``None`` never erases a value, and the
+    status never goes back (``running`` after ``done`` is ignored). Once terminal,
+    existing fields are kept, so replays are harmless.
+    """
+    if base is None:
+        return {k: v for k, v in event.items() if v is not None}
+    merged = dict(base)
+    was_terminal = base.get("status") in TERMINAL_STATUSES
+    for key, value in event.items():
+        if value is None:
+            continue
+        if key == "status":
+            if not was_terminal and status_rank(value) >= status_rank(
+                merged.get("status", "queued")
+            ):
+                merged[key] = value
+        elif not was_terminal or merged.get(key) is None:
+            merged[key] = value
+    return merged

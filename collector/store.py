@@ -13,14 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, case, create_engine, event, func, literal_column, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from collector import migrate
 from collector.clock import as_utc
 from collector.errors import StoreError
-from collector.records import JOB_FIELDS, Job, status_rank
+from collector.records import JOB_FIELDS, Job, merge_snapshots
 from collector.schema import (
     TERMINAL_STATUSES,
     BackendRow,
@@ -97,26 +97,30 @@ class Store:
         return insert(table)
 
     def upsert_jobs(self, snapshots: Iterable[Mapping[str, Any]]) -> int:
-        """Write job snapshots idempotently. Returns the number of distinct jobs written.
+        """Write full job snapshots idempotently. Returns the number of distinct jobs.
 
-        A snapshot is a mapping with the ``Job`` fields (plus optional ``counts``:
-        a list of per-circuit ``{"num_clbits", "counts"}``). Later lifecycle states
-        win; a terminal row is never overwritten.
+        A snapshot is a mapping with the ``Job`` fields (``id``, ``backend``,
+        ``submitted_at`` and ``status`` required) plus optional ``counts``: a list of
+        per-circuit ``{"num_clbits", "counts"}``. Rows only move forward in the
+        lifecycle; once terminal, a row's fields are only filled in, never changed,
+        so replaying any batch (a shipper crash between commit and cursor save)
+        changes nothing.
         """
-        latest: dict[str, Mapping[str, Any]] = {}
+        latest: dict[str, dict[str, Any]] = {}
         for snap in snapshots:
-            prev = latest.get(snap["id"])
-            if prev is None or status_rank(snap["status"]) >= status_rank(prev["status"]):
-                latest[snap["id"]] = snap
+            latest[snap["id"]] = merge_snapshots(latest.get(snap["id"]), snap)
         if not latest:
             return 0
         job_rows: list[dict[str, Any]] = []
         result_rows: list[dict[str, Any]] = []
         for snap in latest.values():
             row = {name: snap.get(name) for name in JOB_FIELDS}
+            missing = [k for k in ("backend", "submitted_at", "status") if row[k] is None]
+            if missing:
+                raise ValueError(f"job snapshot {snap['id']} lacks required fields {missing}")
             row["tags"] = row["tags"] or {}
             row["purpose"] = row["purpose"] or str(row["tags"].get("purpose", "workload"))
-            row["attempts"] = row["attempts"] or 1
+            row["attempts"] = 1 if row["attempts"] is None else row["attempts"]
             row["cost_usd"] = row["cost_usd"] or 0.0
             row["num_circuits"] = row["num_circuits"] or 0
             row["project"] = row["project"] or ""
@@ -136,18 +140,48 @@ class Store:
                 )
         table = JobRow.__table__
         stmt = self._insert(table)
-        updatable = [c for c in JOB_FIELDS if c != "id"]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={c: stmt.excluded[c] for c in updatable},
-            where=table.c.status.not_in(TERMINAL_STATUSES),
-        )
+        ex = stmt.excluded
+        # Literal IN list: executemany cannot expand a bound list parameter.
+        is_terminal = table.c.status.in_([literal_column(f"'{s}'") for s in TERMINAL_STATUSES])
+        set_: dict[str, Any] = {
+            c: case(
+                (is_terminal, func.coalesce(table.c[c], ex[c])),
+                else_=func.coalesce(ex[c], table.c[c]),
+            )
+            for c in JOB_FIELDS
+            if c not in ("id", "status")
+        }
+        set_["status"] = case((is_terminal, table.c.status), else_=ex.status)
+        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=set_)
         with self.engine.begin() as conn:
             conn.execute(stmt, job_rows)
             if result_rows:
                 rstmt = self._insert(JobResultRow.__table__).on_conflict_do_nothing()
                 conn.execute(rstmt, result_rows)
         return len(job_rows)
+
+    def mark_unknown(self, *, recorder: str, finished_at: datetime, message: str) -> int:
+        """Non-terminal jobs of a dead recorder become ``unknown``; returns how many."""
+        table = JobRow.__table__
+        stmt = (
+            update(table)
+            .where(table.c.recorder == recorder, table.c.status.not_in(TERMINAL_STATUSES))
+            .values(status="unknown", error_message=message, finished_at=finished_at)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount or 0
+
+    def job_snapshots(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Stored state of some jobs as snapshot dicts (to merge partial events into)."""
+        out: dict[str, dict[str, Any]] = {}
+        cols = JobRow.__table__.columns
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                q = select(*cols).where(JobRow.id.in_(chunk))
+                for row in conn.execute(q).mappings():
+                    out[row["id"]] = {name: row[name] for name in JOB_FIELDS}
+        return out
 
     def upsert_backend(
         self,
@@ -231,7 +265,11 @@ class Store:
 
     def job(self, job_id: str) -> Job | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(*JobRow.__table__.columns).where(JobRow.id == job_id)).mappings().first()
+            row = (
+                conn.execute(select(*JobRow.__table__.columns).where(JobRow.id == job_id))
+                .mappings()
+                .first()
+            )
         return job_from_row(row) if row else None
 
     def counts(self, job_id: str) -> list[dict[str, int]]:

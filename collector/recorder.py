@@ -1,0 +1,186 @@
+"""The recording interface the proxy depends on, and its spool-backed implementation.
+
+Like OpenTelemetry's API/SDK split: the proxy calls a ``Recorder``; the spool (and,
+behind it, the store and spans) implements it. Every call here is on the user's
+hot path, so events are tiny pre-templated JSON lines and the expensive work
+(circuit hash, depth, decoding counts, the database) happens on the shipper thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from collector.clock import Clock, SystemClock
+from collector.health import recorder_errors
+from collector.shipper import Shipper, SpanSink
+from collector.spool import SpoolReader, SpoolWriter, default_spool_dir
+from collector.store import Store
+
+log = logging.getLogger(__name__)
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+class Recorder(Protocol):
+    """What the execution proxy needs from a recorder. Implementations never raise."""
+
+    proc_id: str
+
+    def static_fragment(self, fields: dict[str, Any]) -> str: ...
+
+    def submitted(
+        self, job_id: str, static: str, submitted_at: datetime, fields: dict[str, Any]
+    ) -> None: ...
+
+    def event(self, fields: dict[str, Any]) -> None: ...
+
+    def circuit_info(self, job_id: str, circuits: Any) -> None: ...
+
+    def backend_seen(self, fields: dict[str, Any]) -> None: ...
+
+
+class SpoolRecorder:
+    """Appends lifecycle events to this process's spool; a shipper thread moves them
+    into the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        directory: Path | None = None,
+        *,
+        interval_s: float = 0.2,
+        span_sink: SpanSink | None = None,
+        max_pending_bytes: int | None = None,
+    ) -> None:
+        self.store = store
+        self.directory = Path(directory) if directory else default_spool_dir(store.url)
+        kwargs = {} if max_pending_bytes is None else {"max_pending_bytes": max_pending_bytes}
+        self.writer = SpoolWriter(self.directory, **kwargs)
+        self.proc_id = self.writer.proc_id
+        self.shipper = Shipper(
+            store,
+            SpoolReader(self.directory, self.proc_id),
+            writer=self.writer,
+            interval_s=interval_s,
+            span_sink=span_sink,
+        )
+        self.shipper.start()
+        self._closed = False
+
+    def _append(self, line: bytes) -> None:
+        try:
+            if not self.writer.append(line):
+                recorder_errors.inc("spool_full")
+        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+            recorder_errors.inc("spool")
+            log.warning("qsre could not write to spool %s", self.directory, exc_info=True)
+
+    def static_fragment(self, fields: dict[str, Any]) -> str:
+        """JSON members that are the same for every job of one proxy, encoded once."""
+        return _dumps({**fields, "recorder": self.proc_id})[1:-1]
+
+    def submitted(
+        self, job_id: str, static: str, submitted_at: datetime, fields: dict[str, Any]
+    ) -> None:
+        dynamic = _dumps(fields)[1:-1]
+        line = (
+            f'{{"e":"s","id":"{job_id}","status":"queued",'
+            f'"submitted_at":"{submitted_at.isoformat()}",{static},{dynamic}}}\n'
+        )
+        self._append(line.encode())
+
+    def event(self, fields: dict[str, Any]) -> None:
+        self._append(_dumps(fields).encode() + b"\n")
+
+    def circuit_info(self, job_id: str, circuits: Any) -> None:
+        self.shipper.submit_circuit_info(job_id, circuits)
+
+    def backend_seen(self, fields: dict[str, Any]) -> None:
+        self._append(_dumps({"e": "b", **fields}).encode() + b"\n")
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Ship everything spooled so far (tests, CLI, shutdown)."""
+        return self.shipper.flush(timeout_s)
+
+    def close(self, clock: Clock | None = None, timeout_s: float = 10.0) -> None:
+        """Clean shutdown: jobs still in flight become ``unknown``; the spool files are
+        removed only if everything reached the store (else ``qsre run`` adopts them)."""
+        if self._closed:
+            return
+        self._closed = True
+        now = (clock or SystemClock()).now()
+        for job_id in self.shipper.in_flight_ids():
+            self.event(
+                {
+                    "id": job_id,
+                    "status": "unknown",
+                    "finished_at": now.isoformat(),
+                    "error_message": "the process exited before the job's result was collected",
+                }
+            )
+        drained = self.shipper.stop(timeout_s)
+        self.writer.close(remove=drained)
+        if not drained:
+            log.warning(
+                "qsre: %d bytes of events could not reach the store; they stay in %s "
+                "until `qsre run` adopts them",
+                self.writer.pending_bytes,
+                self.directory,
+            )
+
+
+_registry: dict[tuple[str, str], SpoolRecorder] = {}
+_registry_lock = threading.Lock()
+
+
+def spool_recorder(store: Store, directory: Path | None = None) -> SpoolRecorder:
+    """The process-wide recorder for a store (one spool and one shipper per store)."""
+    directory = Path(directory) if directory else default_spool_dir(store.url)
+    key = (store.url, str(directory.resolve()))
+    with _registry_lock:
+        rec = _registry.get(key)
+        if rec is None or rec._closed:
+            rec = SpoolRecorder(store, directory)
+            _registry[key] = rec
+        return rec
+
+
+def flush_all(timeout_s: float = 30.0) -> bool:
+    with _registry_lock:
+        recs = list(_registry.values())
+    return all(r.flush(timeout_s) for r in recs)
+
+
+@atexit.register
+def close_all() -> None:
+    with _registry_lock:
+        recs = list(_registry.values())
+        _registry.clear()
+    for rec in recs:
+        try:
+            rec.close()
+        except Exception:  # noqa: BLE001
+            log.warning("qsre recorder shutdown failed", exc_info=True)
+
+
+def _after_fork_in_child() -> None:
+    # The child inherited the parent's spool descriptors (and the flock on the
+    # shared open file description). Close them without unlocking, so the parent's
+    # lock stays the parent's; the child starts its own spool on first use.
+    for rec in list(_registry.values()):
+        for fd in (rec.writer._fd, rec.writer._lock_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        rec._closed = True
+        rec.writer._closed = True
+    _registry.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

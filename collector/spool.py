@@ -1,0 +1,278 @@
+"""The local append-only spool: the durable half of the recording path.
+
+Each process appends lifecycle events (one JSON line, one ``write()`` each, no
+fsync) to its own segment files. A write that has returned is in the kernel's page
+cache and survives ``kill -9`` of the process (not a power cut, like SQLite WAL with
+synchronous=NORMAL). The owner holds an exclusive ``flock`` on ``<proc>.lock`` for
+its whole life; the kernel drops it when the process dies, which is how ``qsre run``
+recognises an orphaned spool it must adopt.
+
+Layout in the spool directory::
+
+    <proc>.lock              held (flock) while the owner lives
+    <proc>.<n:06d>.spool     segments, append-only JSON lines
+    <proc>.offsets           {"segment": shipped_offset}, replaced atomically
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+SEGMENT_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_PENDING_BYTES = 1024 * 1024 * 1024
+
+
+def default_spool_dir(store_url: str) -> Path:
+    """Where proxies for ``store_url`` spool, and where ``qsre run`` looks for orphans.
+
+    A SQLite store spools next to its file (``qsre.db.spool/``) so the two travel
+    together; other stores spool under ``$QSRE_SPOOL_DIR`` (default
+    ``~/.cache/qsre/spool``) in a folder named by a hash of the URL.
+    """
+    url = make_url(store_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database + ".spool")
+    root = Path(os.environ.get("QSRE_SPOOL_DIR", Path.home() / ".cache" / "qsre" / "spool"))
+    key = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return root / key
+
+
+def new_process_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class SpoolWriter:
+    """Appends events for one process. Thread-safe; one per process and directory."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        proc_id: str | None = None,
+        segment_bytes: int = SEGMENT_BYTES,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.proc_id = proc_id or new_process_id()
+        self.segment_bytes = segment_bytes
+        self.max_pending_bytes = max_pending_bytes
+        self._lock = threading.Lock()
+        self._lock_fd = os.open(
+            self.directory / f"{self.proc_id}.lock", os.O_RDWR | os.O_CREAT, 0o600
+        )
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._segment_no = 0
+        self._fd = -1
+        self._segment_size = 0
+        self.written_bytes = 0
+        self.shipped_bytes = 0  # advanced by the shipper
+        self.dropped_events = 0
+        self._last_full_warning = 0.0
+        self._closed = False
+        self._open_segment()
+
+    def segment_path(self, n: int) -> Path:
+        return self.directory / f"{self.proc_id}.{n:06d}.spool"
+
+    @property
+    def current_segment(self) -> Path:
+        return self.segment_path(self._segment_no)
+
+    def _open_segment(self) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        self._fd = os.open(self.segment_path(self._segment_no), flags, 0o600)
+        self._segment_size = os.fstat(self._fd).st_size
+
+    @property
+    def pending_bytes(self) -> int:
+        return self.written_bytes - self.shipped_bytes
+
+    def append(self, line: bytes) -> bool:
+        """Append one newline-terminated event. False if dropped (spool full/closed)."""
+        with self._lock:
+            if self._closed:
+                return False
+            if self.written_bytes - self.shipped_bytes + len(line) > self.max_pending_bytes:
+                self.dropped_events += 1
+                now = time.monotonic()
+                if now - self._last_full_warning > 60:
+                    self._last_full_warning = now
+                    log.warning(
+                        "qsre spool %s is full (%d bytes pending, limit %d): the store has not "
+                        "accepted events for a while; dropping events (%d so far). Check the store.",
+                        self.directory,
+                        self.pending_bytes,
+                        self.max_pending_bytes,
+                        self.dropped_events,
+                    )
+                return False
+            if self._segment_size >= self.segment_bytes:
+                os.close(self._fd)
+                self._segment_no += 1
+                self._open_segment()
+            os.write(self._fd, line)
+            self._segment_size += len(line)
+            self.written_bytes += len(line)
+            return True
+
+    def close(self, *, remove: bool) -> None:
+        """Stop writing. ``remove`` deletes the files (only once all is shipped)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._fd)
+        if remove:
+            for path in self.directory.glob(f"{self.proc_id}.*"):
+                if path.suffix in (".spool", ".offsets"):
+                    path.unlink(missing_ok=True)
+            (self.directory / f"{self.proc_id}.lock").unlink(missing_ok=True)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        os.close(self._lock_fd)
+
+
+@dataclass
+class SegmentCursor:
+    path: Path
+    offset: int
+    partial: bytes = b""
+
+
+class SpoolReader:
+    """Reads unshipped events of one process's spool, from its saved offsets."""
+
+    def __init__(self, directory: Path, proc_id: str) -> None:
+        self.directory = Path(directory)
+        self.proc_id = proc_id
+        self.offsets_path = self.directory / f"{proc_id}.offsets"
+        self.offsets: dict[str, int] = {}
+        if self.offsets_path.exists():
+            with contextlib.suppress(ValueError, OSError):
+                self.offsets = {
+                    k: int(v) for k, v in json.loads(self.offsets_path.read_text()).items()
+                }
+
+    def segments(self) -> list[Path]:
+        return sorted(self.directory.glob(f"{self.proc_id}.*.spool"))
+
+    def read_new(self, *, max_bytes: int = 4 * 1024 * 1024) -> tuple[list[bytes], dict[str, int]]:
+        """Complete lines not yet shipped, and the offsets to save once they are.
+
+        A trailing line without its newline is left for the next read.
+        """
+        lines: list[bytes] = []
+        new_offsets = dict(self.offsets)
+        budget = max_bytes
+        for seg in self.segments():
+            start = self.offsets.get(seg.name, 0)
+            try:
+                size = seg.stat().st_size
+            except FileNotFoundError:
+                continue
+            if size <= start:
+                continue
+            with open(seg, "rb") as fh:
+                fh.seek(start)
+                data = fh.read(min(size - start, budget))
+            end = data.rfind(b"\n")
+            if end < 0:
+                continue
+            chunk = data[: end + 1]
+            lines.extend(chunk.splitlines())
+            new_offsets[seg.name] = start + len(chunk)
+            budget -= len(chunk)
+            if budget <= 0:
+                break
+        return lines, new_offsets
+
+    def commit(self, new_offsets: dict[str, int]) -> None:
+        """Persist offsets after the store accepted the lines (atomic replace)."""
+        self.offsets = new_offsets
+        tmp = self.offsets_path.with_suffix(".offsets.tmp")
+        tmp.write_text(json.dumps(new_offsets))
+        os.replace(tmp, self.offsets_path)
+
+    def trailing_garbage(self) -> int:
+        """Bytes after the last newline across segments (a torn final write)."""
+        total = 0
+        for seg in self.segments():
+            start = self.offsets.get(seg.name, 0)
+            size = seg.stat().st_size
+            if size > start:
+                with open(seg, "rb") as fh:
+                    fh.seek(start)
+                    data = fh.read()
+                total += len(data) - (data.rfind(b"\n") + 1)
+        return total
+
+    def remove_shipped_segments(self, keep: Path | None = None) -> None:
+        """Delete segments fully shipped (except ``keep``, the one still being written)."""
+        changed = False
+        for seg in self.segments():
+            if keep is not None and seg == keep:
+                continue
+            if self.offsets.get(seg.name, -1) >= seg.stat().st_size:
+                seg.unlink(missing_ok=True)
+                self.offsets.pop(seg.name, None)
+                changed = True
+        if changed:
+            self.commit(self.offsets)
+
+
+def orphaned_processes(directory: Path) -> list[str]:
+    """Process ids whose spool lock is free: their owner died (or exited uncleanly)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    procs: set[str] = set()
+    for path in directory.iterdir():
+        if path.suffix == ".lock":
+            procs.add(path.stem)
+        elif path.suffix == ".spool":
+            procs.add(path.name.rsplit(".", 2)[0])
+    orphans = []
+    for proc in sorted(procs):
+        lock = directory / f"{proc}.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        orphans.append(proc)
+    return orphans
+
+
+@contextlib.contextmanager
+def adoption_lock(directory: Path, proc_id: str):
+    """Held while adopting ``proc_id`` so two daemons never adopt the same spool."""
+    fd = os.open(Path(directory) / f"{proc_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
