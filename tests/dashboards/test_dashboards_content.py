@@ -138,9 +138,18 @@ def test_policies_can_be_a_function_of_the_slo():
 
 def test_real_slo_spec_objects_are_accepted():
     spec = pytest.importorskip("slo.spec")
-    if not hasattr(spec, "SLO"):
-        pytest.skip("slo.spec has no SLO model yet")
-    import dataclasses
-
-    fields = {f.name for f in dataclasses.fields(spec.SLO)}
-    assert {"name", "objective", "description", "policy"} <= fields
+    slos = spec.parse_slos(
+        [
+            {
+                "name": "ibm-jobs",
+                "description": "Jobs on IBM hardware finish",
+                "objective": 0.99,
+                "sli": {"kind": "job_success"},
+                "window": "30d",
+            }
+        ],
+        "qsre.yaml",
+    )
+    dash = build_dashboards(slos)["slo-ibm-jobs.json"]
+    assert dash["title"] == "qsre SLO: ibm-jobs"
+    assert 'slo:sli_error:ratio_rate1h{slo="ibm-jobs"} / 0.01' in panel_queries(dash)
