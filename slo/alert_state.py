@@ -257,7 +257,9 @@ class AlertStateStore:
 
     def _silences(self, conn: Any) -> list[Silence]:
         out = []
-        for r in conn.execute(select(silences_table).order_by(silences_table.c.created_at)).mappings():
+        for r in conn.execute(
+            select(silences_table).order_by(silences_table.c.created_at)
+        ).mappings():
             out.append(
                 Silence(
                     id=r["id"],
@@ -306,9 +308,7 @@ class AlertStateStore:
                 changes.alerts,
                 lambda a: _alert_row(a, now),
             )
-            self._replace(
-                conn, groups_table, groups_table.c.group_key, changes.groups, _group_row
-            )
+            self._replace(conn, groups_table, groups_table.c.group_key, changes.groups, _group_row)
             for (receiver, group_key), state in changes.receivers.items():
                 conn.execute(
                     delete(receivers_table).where(

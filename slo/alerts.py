@@ -52,9 +52,7 @@ ALERT_KINDS: Mapping[str, AlertKind] = MappingProxyType(
             AlertKind("slo_burn_page", "QsreSLOBurnRatePage", "page", "SLO burning fast"),
             AlertKind("slo_burn_ticket", "QsreSLOBurnRateTicket", "ticket", "SLO burning slowly"),
             AlertKind("auth_failure", "QsreAuthFailure", "page", "Authentication failures", True),
-            AlertKind(
-                "result_corruption", "QsreResultCorruption", "page", "Corrupt results", True
-            ),
+            AlertKind("result_corruption", "QsreResultCorruption", "page", "Corrupt results", True),
             AlertKind("quota_breach", "QsreQuotaBreach", "ticket", "Quota breach", True),
             AlertKind("calibration_drift", "QsreCalibrationDrift", "ticket", "Calibration drift"),
             AlertKind(
@@ -224,7 +222,9 @@ def make_alert(
         "dashboard_url": dashboard_url,
         **(annotations or {}),
     }
-    return Alert(labels=all_labels, annotations={k: v for k, v in ann.items() if v}, starts_at=starts_at)
+    return Alert(
+        labels=all_labels, annotations={k: v for k, v in ann.items() if v}, starts_at=starts_at
+    )
 
 
 def job_alert(
@@ -302,7 +302,7 @@ class Matcher:
         """``name=value``, ``name!=value``, ``name=~regex`` or ``name!~regex``."""
         m = re.fullmatch(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*', text)
         if m is None:
-            raise InvalidAlert("matcher", text, 'name=value, name!=value, name=~re or name!~re')
+            raise InvalidAlert("matcher", text, "name=value, name!=value, name=~re or name!~re")
         return cls(m.group(1), m.group(3), m.group(2))
 
 

@@ -291,7 +291,9 @@ class Router:
         missing = config.receiver_names() - set(self.notifiers)
         if missing:
             raise InvalidAlert(
-                "alerting.receivers", sorted(missing), f"defined receivers ({sorted(self.notifiers)})"
+                "alerting.receivers",
+                sorted(missing),
+                f"defined receivers ({sorted(self.notifiers)})",
             )
         self.clock = clock or SystemClock()
         self._state = state
@@ -382,7 +384,11 @@ class Router:
             key = f"route{index}:{{{inner}}}"
             group = self._groups.get(key)
             if group is None:
-                wait = route.group_wait_s if route.group_wait_s is not None else self.config.group_wait_s
+                wait = (
+                    route.group_wait_s
+                    if route.group_wait_s is not None
+                    else self.config.group_wait_s
+                )
                 group = GroupState(key, index, glabels, now, now + timedelta(seconds=wait))
                 self._groups[key] = group
             if active.fingerprint not in group.fingerprints:
@@ -390,7 +396,9 @@ class Router:
                 changes.groups[key] = group
 
     # -------------------------------------------------------------- muting
-    def _inhibited_by(self, firing: list[Alert]) -> list[tuple[InhibitRule, dict[tuple[str, ...], Alert]]]:
+    def _inhibited_by(
+        self, firing: list[Alert]
+    ) -> list[tuple[InhibitRule, dict[tuple[str, ...], Alert]]]:
         out = []
         for rule in self.config.inhibit_rules:
             sources: dict[tuple[str, ...], Alert] = {}
@@ -470,7 +478,9 @@ class Router:
         if ends_at <= start:
             raise InvalidAlert("silence.ends_at", ends_at, f"later than starts_at {start}")
         if not created_by or not comment:
-            raise InvalidAlert("silence.created_by/comment", (created_by, comment), "both non-empty")
+            raise InvalidAlert(
+                "silence.created_by/comment", (created_by, comment), "both non-empty"
+            )
         silence = Silence(
             id=silence_id or str(uuid.uuid4()),
             matchers=parsed,
@@ -485,7 +495,9 @@ class Router:
             self._state.save_silence(silence)
         return silence
 
-    def silences(self, now: datetime | None = None, *, include_expired: bool = False) -> list[Silence]:
+    def silences(
+        self, now: datetime | None = None, *, include_expired: bool = False
+    ) -> list[Silence]:
         now = now or self.clock.now()
         return [s for s in self._silences.values() if include_expired or s.ends_at > now]
 
@@ -543,7 +555,9 @@ class Router:
             for receiver, st in zip(receivers, states, strict=True):
                 if not due and not st.retry_pending:
                     continue
-                self._notify_one(group, receiver, st, firing, resolved, repeat_s, now, report, changes)
+                self._notify_one(
+                    group, receiver, st, firing, resolved, repeat_s, now, report, changes
+                )
             if due:
                 interval = route.group_interval_s or self.config.group_interval_s
                 group.next_flush_at = now + timedelta(seconds=interval)
@@ -608,7 +622,15 @@ class Router:
             st.open_fingerprints |= firing_fps
             report.failed.append((notification, error))
             changes.log.append(
-                LogEntry(now, receiver, group.group_key, status, tuple(sorted(firing_fps | resolved_fps)), False, error)
+                LogEntry(
+                    now,
+                    receiver,
+                    group.group_key,
+                    status,
+                    tuple(sorted(firing_fps | resolved_fps)),
+                    False,
+                    error,
+                )
             )
         else:
             self.sent[receiver] += 1
@@ -619,7 +641,14 @@ class Router:
             st.last_error = None
             report.sent.append(notification)
             changes.log.append(
-                LogEntry(now, receiver, group.group_key, status, tuple(sorted(firing_fps | resolved_fps)), True)
+                LogEntry(
+                    now,
+                    receiver,
+                    group.group_key,
+                    status,
+                    tuple(sorted(firing_fps | resolved_fps)),
+                    True,
+                )
             )
         changes.receivers[(receiver, group.group_key)] = st
         # Persist annotation updates of the alerts we just talked about.

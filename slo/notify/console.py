@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import deque
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,7 +34,7 @@ class ConsoleNotifier:
         self.resend_interval_s: float | None = None
         self._stream = stream
         self._log_path = Path(log_path) if log_path else None
-        self.lines: list[str] = []
+        self.lines: deque[str] = deque(maxlen=1000)  # recent lines, for the demo and tests
 
     def secrets(self) -> tuple[str, ...]:
         return ()

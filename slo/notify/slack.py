@@ -92,7 +92,9 @@ class SleepingConnectionErrorHandler(_SleepingBackoffMixin, ConnectionErrorRetry
         self._sleep = sleep
 
 
-def retry_handlers(max_retry_count: int, sleep: Sleep, seed: int | None = None) -> list[RetryHandler]:
+def retry_handlers(
+    max_retry_count: int, sleep: Sleep, seed: int | None = None
+) -> list[RetryHandler]:
     rng = random.Random(seed)
     return [
         SleepingConnectionErrorHandler(max_retry_count, sleep),
@@ -125,8 +127,10 @@ def blocks(notification: Notification) -> list[dict[str, Any]]:
                 _field("Burn rates", ann.get("burn_rates", "")),
                 _field("Budget left", ann.get("budget_remaining", "")),
                 _field("Backend", lead.labels.get("backend", "")),
-                _field("Alerts", f"{len(notification.firing)} firing, "
-                       f"{len(notification.resolved)} resolved"),
+                _field(
+                    "Alerts",
+                    f"{len(notification.firing)} firing, {len(notification.resolved)} resolved",
+                ),
             ],
         },
     ]
@@ -155,8 +159,11 @@ def blocks(notification: Notification) -> list[dict[str, Any]]:
         {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": f"group `{notification.group_key}` · "
-                 f"{notification.now:%Y-%m-%d %H:%M:%S} UTC"}
+                {
+                    "type": "mrkdwn",
+                    "text": f"group `{notification.group_key}` · "
+                    f"{notification.now:%Y-%m-%d %H:%M:%S} UTC",
+                }
             ],
         }
     )

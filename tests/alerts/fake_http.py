@@ -25,6 +25,7 @@ class Recorded:
     body: Any
     raw: bytes
     status: int
+    response: Any = None
 
 
 @dataclass
@@ -43,13 +44,24 @@ class FakeHttp:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def fail_next(self, path: str, status: int, times: int = 1, headers: dict[str, str] | None = None, body: Any = None) -> None:
+    def fail_next(
+        self,
+        path: str,
+        status: int,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
         for _ in range(times):
-            self.scripted[path].append((status, headers or {}, body if body is not None else {"error": "scripted"}))
+            self.scripted[path].append(
+                (status, headers or {}, body if body is not None else {"error": "scripted"})
+            )
 
     def ok(self, path: str | None = None) -> list[Recorded]:
         """Requests answered 2xx, optionally for one path."""
-        return [r for r in self.requests if 200 <= r.status < 300 and (path is None or r.path == path)]
+        return [
+            r for r in self.requests if 200 <= r.status < 300 and (path is None or r.path == path)
+        ]
 
     def next_ts(self) -> str:
         with self.lock:
@@ -67,7 +79,15 @@ def _default_answer(fake: FakeHttp, path: str, body: Any) -> tuple[int, dict[str
     if path.endswith("/chat.update"):
         return 200, {}, {"ok": True, "channel": "C123", "ts": (body or {}).get("ts")}
     if path.endswith("/v2/enqueue"):
-        return 202, {}, {"status": "success", "message": "Event processed", "dedup_key": (body or {}).get("dedup_key")}
+        return (
+            202,
+            {},
+            {
+                "status": "success",
+                "message": "Event processed",
+                "dedup_key": (body or {}).get("dedup_key"),
+            },
+        )
     return 200, {}, {"status": "ok"}
 
 
@@ -100,7 +120,7 @@ def start_fake_http() -> FakeHttp:
             status, headers, out = answer
             with fake.lock:
                 fake.requests.append(
-                    Recorded(self.command, path, dict(self.headers.items()), body, raw, status)
+                    Recorded(self.command, path, dict(self.headers.items()), body, raw, status, out)
                 )
             data = json.dumps(out).encode()
             self.send_response(status)
@@ -118,5 +138,7 @@ def start_fake_http() -> FakeHttp:
     server.daemon_threads = True
     fake = FakeHttp(server)
     holder["fake"] = fake
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     return fake

@@ -36,7 +36,9 @@ class Recorder:
 
 def burn(slo: str, severity: str) -> Alert:
     kind = "slo_burn_page" if severity == "page" else "slo_burn_ticket"
-    return make_alert(kind, labels={"slo": slo}, summary=f"{slo} burning", runbook_url="https://rb/x")
+    return make_alert(
+        kind, labels={"slo": slo}, summary=f"{slo} burning", runbook_url="https://rb/x"
+    )
 
 
 def router(clock: VirtualClock, **kw: Any) -> tuple[Router, dict[str, Recorder]]:
@@ -104,7 +106,10 @@ def test_grouping_collects_alerts_into_one_notification() -> None:
     r.process([a1, a2])
     at(clock, 20)
     sent = r.flush().sent
-    assert len(sent) == 1 and {a.fingerprint for a in sent[0].firing} == {a1.fingerprint, a2.fingerprint}
+    assert len(sent) == 1 and {a.fingerprint for a in sent[0].firing} == {
+        a1.fingerprint,
+        a2.fingerprint,
+    }
     assert sent[0].group_labels == {"kind": "auth_failure"}
     at(clock, 60)
     r.process([a1, a2, a3])
@@ -118,7 +123,10 @@ def test_grouping_collects_alerts_into_one_notification() -> None:
 def test_dedup_same_labels_from_many_jobs_is_one_alert() -> None:
     clock = VirtualClock(T0)
     r, recs = router(clock)
-    storm = [job_alert("result_corruption", backend="aer", error_class="result_corrupt") for _ in range(500)]
+    storm = [
+        job_alert("result_corruption", backend="aer", error_class="result_corrupt")
+        for _ in range(500)
+    ]
     r.process(storm)
     at(clock, 30)
     sent = r.flush().sent
@@ -184,14 +192,20 @@ def test_silence_add_list_expire() -> None:
     clock = VirtualClock(T0)
     r, recs = router(clock)
     a = burn("avail", "page")
-    s = r.add_silence(["slo=avail", "severity=~page|ticket"], ends_at=T0 + timedelta(hours=1),
-                      created_by="alice", comment="known issue INC-1")
+    s = r.add_silence(
+        ["slo=avail", "severity=~page|ticket"],
+        ends_at=T0 + timedelta(hours=1),
+        created_by="alice",
+        comment="known issue INC-1",
+    )
     assert [x.id for x in r.silences()] == [s.id]
     r.process([a])
     at(clock, 30)
     assert not r.flush().sent
     (st,) = r.statuses()
-    assert st.state == "suppressed" and st.notes == (f"suppressed: silence {s.id} by alice: known issue INC-1",)
+    assert st.state == "suppressed" and st.notes == (
+        f"suppressed: silence {s.id} by alice: known issue INC-1",
+    )
     at(clock, 600)
     r.expire_silence(s.id)
     assert r.silences() == [] and len(r.silences(include_expired=True)) == 1
@@ -204,7 +218,9 @@ def test_silence_add_list_expire() -> None:
 def test_silence_expires_by_itself() -> None:
     clock = VirtualClock(T0)
     r, recs = router(clock)
-    r.add_silence({"slo": "avail"}, ends_at=T0 + timedelta(minutes=10), created_by="bob", comment="deploy")
+    r.add_silence(
+        {"slo": "avail"}, ends_at=T0 + timedelta(minutes=10), created_by="bob", comment="deploy"
+    )
     r.process([burn("avail", "page")])
     at(clock, 30)
     assert not r.flush().sent
@@ -290,7 +306,9 @@ def test_config_from_mapping_and_errors() -> None:
                 {"match": {"severity": "page"}, "receivers": ["pager", "chat"], "continue": True},
                 {"match": ["severity=~ticket|page"], "receivers": "chat", "group_wait_s": 5},
             ],
-            "maintenance_windows": [{"name": "w", "backend": "aer", "cron": "0 2 * * *", "duration_s": 3600}],
+            "maintenance_windows": [
+                {"name": "w", "backend": "aer", "cron": "0 2 * * *", "duration_s": 3600}
+            ],
             "repeat_interval_s": 3600,
         }
     )
