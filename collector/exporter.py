@@ -178,6 +178,7 @@ class StoreExporter:
         startup_tail_rows: int = 1000,
         gap_grace_s: float = 30.0,
         gap_min_checks: int = 3,
+        max_gaps: int = 20_000,
     ) -> None:
         # Counters made by prometheus_client itself (e.g. in a source) would otherwise
         # expose *_created series, which are noise for qsre and trip dashboards.
@@ -190,6 +191,7 @@ class StoreExporter:
         self.startup_tail_rows = startup_tail_rows
         self.gap_grace_s = gap_grace_s
         self.gap_min_checks = gap_min_checks
+        self.max_gaps = max_gaps
         self._sources: list[MetricSource] = []
         self._lock = threading.RLock()
         self._started = False
@@ -357,10 +359,14 @@ class StoreExporter:
         examined = 0
         for i in range(0, len(seqs), _IN_CHUNK):
             chunk = seqs[i : i + _IN_CHUNK]
-            q = self._select_rows().where(t.c.seq.in_(chunk), t.c.status.in_(TERMINAL_STATUSES))
+            # No status filter in SQL: with one, SQLite picks the (status, finished_at)
+            # index and scans every terminal row (~100 ms at 1M jobs) instead of a few
+            # primary-key lookups.
+            q = self._select_rows().where(t.c.seq.in_(chunk))
             for row in conn.execute(q).mappings():
-                examined += 1
-                self._handle(row)
+                if row["status"] in TERMINAL_STATUSES:
+                    examined += 1
+                    self._handle(row)
         return examined
 
     def _recheck_gaps(self, conn: Connection) -> int:
@@ -385,7 +391,10 @@ class StoreExporter:
             old_enough = (now - gap.first_seen).total_seconds() >= self.gap_grace_s
             if not (gap.checks >= self.gap_min_checks and old_enough):
                 kept.append(gap)
-        self._gaps = kept
+        # A clock that does not move (a paused virtual clock) would keep every hole
+        # forever; past max_gaps the oldest holes, long committed or burnt, are dropped.
+        self._gaps = kept[-self.max_gaps :] if len(kept) > self.max_gaps else kept
+        kept = self._gaps
         if kept:
             low = min(g.lo for g in kept)
             self._handled_in_gaps = {s for s in self._handled_in_gaps if s >= low}

@@ -267,6 +267,14 @@ def test_row_appearing_below_the_cursor_is_counted_once(store, t0):
     assert jobs_total(exp) == 3
     assert exp._gaps == []  # checked often and long enough: forgotten
 
+    # Under a clock that never moves, holes are still bounded by max_gaps.
+    frozen = StoreExporter(store, VirtualClock(t0), startup_tail_rows=100, max_gaps=2)
+    with store.engine.begin() as conn:
+        conn.execute(insert(t), [raw(seq, f"x{seq}") for seq in (10, 12, 14, 16, 18)])
+    assert jobs_total(frozen) == 8
+    assert len(frozen._gaps) == 2
+    assert [g.lo for g in frozen._gaps] == [15, 17]  # the newest holes are kept
+
 
 def test_postgres_transaction_committing_out_of_seq_order(pg_url, t0):
     """Real concurrency: seq 1 commits after seq 2 has been scraped."""
