@@ -192,7 +192,9 @@ def _mirror(width: int, rng: np.random.Generator, spec: CircuitSpec) -> tuple[Qu
 
 
 def _readout(bit: int) -> Callable[..., tuple[QuantumCircuit, dict]]:
-    def build(width: int, rng: np.random.Generator, spec: CircuitSpec) -> tuple[QuantumCircuit, dict]:
+    def build(
+        width: int, rng: np.random.Generator, spec: CircuitSpec
+    ) -> tuple[QuantumCircuit, dict]:
         qc = QuantumCircuit(width, width, name=f"qsre_readout{bit}_{width}")
         if bit:
             qc.x(range(width))
@@ -266,7 +268,9 @@ CIRCUIT_KINDS: dict[str, _Kind] = {
         "mirror", _mirror, 3, 1, 8, "coherent and incoherent gate errors (layers then inverse)"
     ),
     "readout_0": _Kind("readout", _readout(0), None, 1, 8, "readout error P(1|0)"),
-    "readout_1": _Kind("readout", _readout(1), None, 1, 8, "readout error P(0|1) and T1 during measure"),
+    "readout_1": _Kind(
+        "readout", _readout(1), None, 1, 8, "readout error P(0|1) and T1 during measure"
+    ),
     "bv": _Kind("bv", _bv, 4, 2, 8, "phase coherence through H-CX-H (Bernstein-Vazirani)"),
     "idle": _Kind("idle", _idle, 1, 1, 8, "T1 relaxation during idle delays"),
     "qv": _Kind("qv", _qv, 3, 2, 6, "overall gate quality (quantum-volume heavy outputs)"),
@@ -368,7 +372,9 @@ def build_suite(config: SuiteConfig | Mapping[str, Any], num_qubits: int) -> lis
             raise SuiteConfigError(f"{where}.label", spec.name, "a name unique within the suite")
         seen.add(spec.name)
         layout = spec.layout if spec.layout is not None else base_layout
-        _check_layout(f"{where}.layout" if spec.layout is not None else "layout", layout, num_qubits)
+        _check_layout(
+            f"{where}.layout" if spec.layout is not None else "layout", layout, num_qubits
+        )
         width = spec.width or kind.default_width or len(layout)
         if not kind.min_width <= width <= kind.max_width:
             raise SuiteConfigError(
@@ -376,7 +382,9 @@ def build_suite(config: SuiteConfig | Mapping[str, Any], num_qubits: int) -> lis
             )
         if width > len(layout):
             raise SuiteConfigError(
-                f"{where}.layout", layout, f"at least {width} qubits for {spec.kind} (width {width})"
+                f"{where}.layout",
+                layout,
+                f"at least {width} qubits for {spec.kind} (width {width})",
             )
         if spec.secret is not None and (spec.kind != "bv" or len(spec.secret) != width - 1):
             raise SuiteConfigError(

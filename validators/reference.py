@@ -174,7 +174,9 @@ def predicted_distribution(
     tensor = probs.reshape([2] * width)  # axis 0 is the most significant bit (clbit width-1)
     for clbit, qubit in enumerate(qubits):
         axis = width - 1 - clbit
-        tensor = np.moveaxis(np.tensordot(tensor, _readout_matrix(model, qubit), axes=([axis], [0])), -1, axis)
+        tensor = np.moveaxis(
+            np.tensordot(tensor, _readout_matrix(model, qubit), axes=([axis], [0])), -1, axis
+        )
     flat = np.clip(tensor.reshape(-1), 0.0, None)
     flat = flat / flat.sum()
     out = {format(i, f"0{width}b"): float(p) for i, p in enumerate(flat) if p > 1e-15}

@@ -248,7 +248,9 @@ class SimBackend(BackendV2):
                 for f in active(self.faults, TransientFault, now)
             )
             corrupt = [
-                f for f in active(self.faults, CorruptResultFault, now) if self._rng.random() < f.probability
+                f
+                for f in active(self.faults, CorruptResultFault, now)
+                if self._rng.random() < f.probability
             ]
             if run_options.get("seed_simulator") is None:
                 run_options["seed_simulator"] = int(self._rng.integers(0, 2**31 - 1))
@@ -271,9 +273,7 @@ class SimBackend(BackendV2):
         )
         run_s = self.overhead_seconds + self.shot_seconds * shots * len(circuits)
         running = now + timedelta(seconds=queue_s)
-        return SimJob(
-            self, job_id, result, error, now, running, running + timedelta(seconds=run_s)
-        )
+        return SimJob(self, job_id, result, error, now, running, running + timedelta(seconds=run_s))
 
     @staticmethod
     def _play(circuit: QuantumCircuit, bugs: Sequence[FirmwareBugFault]) -> QuantumCircuit:

@@ -35,7 +35,9 @@ def _check_time_ref(value: Any) -> Any:
         try:
             value = datetime.fromisoformat(value)
         except ValueError as exc:
-            raise ValueError(f"{value!r} is neither an ISO datetime nor a '+<n>d/h/m/s' offset") from exc
+            raise ValueError(
+                f"{value!r} is neither an ISO datetime nor a '+<n>d/h/m/s' offset"
+            ) from exc
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(f"datetime {value.isoformat()} must be timezone-aware (e.g. end in Z)")
@@ -79,7 +81,6 @@ class StepDrift(_Spec):
     reported: bool = True
 
 
-
 class RampDrift(_Spec):
     """From ``start`` to ``end`` the parameter moves linearly to ``to``."""
 
@@ -89,7 +90,6 @@ class RampDrift(_Spec):
     end: TimeRef
     to: float
     reported: bool = True
-
 
 
 class PeriodicDrift(_Spec):
@@ -103,14 +103,12 @@ class PeriodicDrift(_Spec):
     reported: bool = False
 
 
-
 DriftSpec = Annotated[StepDrift | RampDrift | PeriodicDrift, Field(discriminator="kind")]
 
 
 class _Window(_Spec):
     start: TimeRef
     end: TimeRef | None = Field(default=None, description="exclusive; None = never ends")
-
 
     @model_validator(mode="after")
     def _end_after_start(self) -> _Window:

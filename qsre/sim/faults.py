@@ -19,7 +19,12 @@ from qsre.sim.config import (
 )
 
 Fault = (
-    QueueDelayFault | TransientFault | AuthFault | OutageFault | FirmwareBugFault | CorruptResultFault
+    QueueDelayFault
+    | TransientFault
+    | AuthFault
+    | OutageFault
+    | FirmwareBugFault
+    | CorruptResultFault
 )
 F = TypeVar("F")
 

@@ -59,10 +59,9 @@ class NoiseParams:
         """A copy with one parameter changed, clamped into its physical range."""
         if param not in NOISE_PARAMS:
             raise SimConfigError("param", param, f"one of {list(NOISE_PARAMS)}")
-        if param.endswith("_us"):
-            value = max(value, 1e-3)
-        else:
-            value = min(max(value, 0.0), 0.5)
+        # Times stay positive, probabilities stay probabilities, whatever a drift says.
+        upper = 0.75 if param == "cx_error" else 0.5
+        value = max(value, 1e-3) if param.endswith("_us") else min(max(value, 0.0), upper)
         return replace(self, **{param: value})
 
     def key(self) -> tuple[float, ...]:
@@ -96,7 +95,9 @@ def build_target(params: NoiseParams, num_qubits: int) -> Target:
         RZGate(Parameter("theta")), {q: InstructionProperties(error=0.0) for q in qubits}
     )
     for gate in (SXGate(), XGate(), IGate()):
-        target.add_instruction(gate, {q: InstructionProperties(error=params.sq_error) for q in qubits})
+        target.add_instruction(
+            gate, {q: InstructionProperties(error=params.sq_error) for q in qubits}
+        )
     target.add_instruction(
         CXGate(),
         {e: InstructionProperties(error=params.cx_error) for e in coupling_edges(num_qubits)},

@@ -38,7 +38,9 @@ class DemoWorld:
         for b in self.backends:
             if b.name == name:
                 return b
-        raise KeyError(f"no demo backend {name!r}; expected one of {[b.name for b in self.backends]}")
+        raise KeyError(
+            f"no demo backend {name!r}; expected one of {[b.name for b in self.backends]}"
+        )
 
 
 STABLE, DRIFTING, FIRMWARE = "sim-stable", "sim-drifting", "sim-firmware"
