@@ -91,17 +91,27 @@ class SparseDist:
                 return SparseDist(dist.keys, dist.values / dist.shots, dist.num_bits, None)
             return dist
         if isinstance(probabilities, np.ndarray):
-            return _from_dense(probabilities, kind="probabilities", error=InvalidDistribution, atol=atol)
+            return _from_dense(
+                probabilities, kind="probabilities", error=InvalidDistribution, atol=atol
+            )
         if not isinstance(probabilities, Mapping):
             raise InvalidDistribution(
                 "probabilities must be a mapping of bitstring -> float, "
                 f"got {type(probabilities).__name__}"
             )
-        keys, num_bits = _parse_keys(list(probabilities), num_bits, InvalidDistribution, "probabilities")
+        keys, num_bits = _parse_keys(
+            list(probabilities), num_bits, InvalidDistribution, "probabilities"
+        )
         values = _values_array(probabilities, InvalidDistribution, "probabilities")
         return _finish(
-            keys, values, num_bits, InvalidDistribution, "probabilities", probabilities,
-            is_counts=False, atol=atol,
+            keys,
+            values,
+            num_bits,
+            InvalidDistribution,
+            "probabilities",
+            probabilities,
+            is_counts=False,
+            atol=atol,
         )
 
     # ---------------------------------------------------------------- accessors
@@ -331,9 +341,7 @@ def _parse_keys(
     width = len(keys[0])
     if len(widths) > 1:
         bad = next(k for k in keys if len(k) != width)
-        raise error(
-            f"{what} key {bad!r} has width {len(bad)}, expected {width} like {keys[0]!r}"
-        )
+        raise error(f"{what} key {bad!r} has width {len(bad)}, expected {width} like {keys[0]!r}")
     if num_bits is not None and width != num_bits:
         raise error(f"{what} key {keys[0]!r} has width {width}, expected {num_bits} bits")
     if width == 0:
