@@ -7,6 +7,7 @@ has one id in qsre, in Alertmanager, in PagerDuty (``dedup_key``) and in Slack.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -156,6 +157,13 @@ class Alert:
     @property
     def severity(self) -> str:
         return self.labels.get("severity", "")
+
+    def with_annotations_of(self, other: Alert) -> Alert:
+        """This alert with ``other``'s annotations. Skips re-validation (both are already
+        valid), because the router does this for every alert on every evaluation cycle."""
+        clone = copy.copy(self)
+        object.__setattr__(clone, "annotations", other.annotations)
+        return clone
 
     def resolved(self, ends_at: datetime) -> Alert:
         return replace(self, ends_at=ends_at)

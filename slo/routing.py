@@ -345,7 +345,7 @@ class Router:
                 if a.annotations != cur.alert.annotations:
                     # Annotations (burn rates, budget) change every cycle: keep them in
                     # memory; they are persisted when something else changes.
-                    cur.alert = replace(cur.alert, annotations=a.annotations)
+                    cur.alert = cur.alert.with_annotations_of(a)
         for fp in self._by_source.get(source, set()) - seen.keys():
             cur = self._alerts.get(fp)
             if cur is None or cur.alert.ends_at is not None:
