@@ -28,6 +28,11 @@ How each job is counted exactly once when it becomes terminal:
 (events written but not yet shipped to the store) and may add other states, e.g.
 ``orphaned`` (spool files of dead processes not yet adopted). It is a gauge: the
 spool shrinks when the shipper catches up.
+
+``qsre_recorder_errors_total{recorder}`` exposes ``collector.health.recorder_errors``
+(the process-wide ``RecorderErrors`` that the proxy, spool and shipper increment) unless
+another ``RecorderErrors`` is passed in; the exporter adds ``exporter`` (store read
+failed, last state served) and ``exporter_source`` (an added source raised).
 """
 
 from __future__ import annotations
@@ -52,8 +57,10 @@ from prometheus_client.core import (
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import Connection, and_, case, func, or_, select
 
+from collector import health
 from collector import metrics as m
 from collector.clock import Clock, as_utc
+from collector.health import RecorderErrors
 from collector.schema import TERMINAL_STATUSES, BackendRow, JobRow
 
 log = logging.getLogger(__name__)
@@ -77,6 +84,13 @@ _ROW_COLUMNS = (
     "run_seconds",
     "e2e_seconds",
 )
+__all__ = [
+    "MetricSource",
+    "RecorderErrors",
+    "StoreExporter",
+    "serve_metrics",
+    "stop_metrics_server",
+]
 _IN_CHUNK = 500  # bound on bind parameters per query (SQLite's default limit is 999+)
 
 
@@ -84,34 +98,6 @@ class MetricSource(Protocol):
     """Anything that yields Prometheus metric families (validators, the SLO engine)."""
 
     def collect(self) -> Iterable[Metric]: ...
-
-
-class RecorderErrors:
-    """Thread-safe in-process counter of telemetry failures, by recorder name.
-
-    The proxy, spool and shipper call ``inc("store")`` etc. when a recorder fails
-    (the user's call proceeds); the exporter exposes it as
-    ``qsre_recorder_errors_total{recorder}``. Recorder names should be a small fixed
-    set (store, spool, shipper, span, exporter, ...), never an id.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[str, float] = defaultdict(float)
-
-    def inc(self, recorder: str, amount: float = 1.0) -> None:
-        if amount < 0:
-            raise ValueError(f"RecorderErrors.inc amount={amount!r}: expected >= 0")
-        with self._lock:
-            self._counts[recorder] += amount
-
-    def value(self, recorder: str) -> float:
-        with self._lock:
-            return self._counts.get(recorder, 0.0)
-
-    def snapshot(self) -> dict[str, float]:
-        with self._lock:
-            return dict(self._counts)
 
 
 class _Histogram:
@@ -185,7 +171,10 @@ class StoreExporter:
         disable_created_metrics()
         self.store = store
         self.clock = clock
-        self.recorder_errors = recorder_errors or RecorderErrors()
+        # Default: the process-wide counter the proxy and shipper increment.
+        self.recorder_errors = (
+            recorder_errors if recorder_errors is not None else health.recorder_errors
+        )
         self.spool_events = spool_events
         self.batch_rows = batch_rows
         self.startup_tail_rows = startup_tail_rows

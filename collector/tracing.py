@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from collector import health
 from collector.errors import CollectorError
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,9 @@ class JobSpanEmitter:
 
     With no provider, the globally configured one is used (a no-op until
     ``configure_tracing`` or the application sets one). ``on_error`` is called with
-    the recorder name ``"span"`` when a span could not be built (e.g.
-    ``RecorderErrors.inc``); the caller's code path never sees the exception.
+    the recorder name ``"span"`` when a span could not be built (default: the
+    process-wide ``collector.health.recorder_errors.inc``); the caller's code path
+    never sees the exception.
     """
 
     def __init__(
@@ -112,7 +114,7 @@ class JobSpanEmitter:
     ) -> None:
         provider = tracer_provider or trace.get_tracer_provider()
         self.tracer = provider.get_tracer(INSTRUMENTATION_NAME)
-        self.on_error = on_error
+        self.on_error = on_error if on_error is not None else health.recorder_errors.inc
 
     def emit(self, job: Mapping[str, Any] | Any) -> bool:
         """Record one span for a finished job. Returns False (and logs) if it could not."""
@@ -122,11 +124,10 @@ class JobSpanEmitter:
         except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
             job_id = job.get("id") if isinstance(job, Mapping) else getattr(job, "id", None)
             log.exception("could not emit a span for job %r", job_id)
-            if self.on_error is not None:
-                try:
-                    self.on_error("span")
-                except Exception:  # noqa: BLE001
-                    log.exception("span error callback failed")
+            try:
+                self.on_error("span")
+            except Exception:  # noqa: BLE001
+                log.exception("span error callback failed")
             return False
 
     def _emit(self, snap: Mapping[str, Any]) -> None:

@@ -51,10 +51,8 @@ def job(
 
 
 def put(store: Any, snaps: Iterable[Mapping[str, Any]]) -> None:
-    # One upsert per snapshot: the proxy's shipper batches, but single-row calls are
-    # what every store version accepts, and the exporter must not care either way.
-    for s in snaps:
-        store.upsert_jobs([s])
+    """Write snapshots in one batch, as the shipper does."""
+    store.upsert_jobs(list(snaps))
 
 
 @pytest.fixture
