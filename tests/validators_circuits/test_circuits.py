@@ -83,7 +83,9 @@ def test_layout_is_honoured_on_a_backend() -> None:
     for ref in refs:
         compiled = transpile_reference(ref, backend)
         measured = {
-            compiled.find_bit(i.qubits[0]).index for i in compiled.data if i.operation.name == "measure"
+            compiled.find_bit(i.qubits[0]).index
+            for i in compiled.data
+            if i.operation.name == "measure"
         }
         assert measured == set(ref.layout), ref.name
 
@@ -109,7 +111,11 @@ def test_transpilation_keeps_mirror_structure_and_delays(suite) -> None:
         ({"layout": [0, 7]}, "layout", "0..4"),
         ({"circuits": [{"kind": "ghz", "layout": [1, 1, 2]}]}, "circuits[0].layout", "distinct"),
         ({"circuits": ["bell", "bell"]}, "circuits[1].label", "unique"),
-        ({"circuits": [{"kind": "ghz", "width": 4}], "layout": [0, 1]}, "circuits[0].layout", "at least 4"),
+        (
+            {"circuits": [{"kind": "ghz", "width": 4}], "layout": [0, 1]},
+            "circuits[0].layout",
+            "at least 4",
+        ),
         ({"circuits": [{"kind": "ghz", "secret": "01"}]}, "circuits[0].secret", "only for bv"),
         ({"shots": 0}, "shots", "greater than or equal to 1"),
         ({"circuits": ["bell"], "colour": "red"}, "colour", "Extra inputs"),
@@ -123,7 +129,9 @@ def test_config_errors_name_the_field(config, field, expected) -> None:
 
 
 def test_suite_config_model_is_reusable() -> None:
-    config = SuiteConfig.model_validate({"circuits": ["bell", {"kind": "ghz", "label": "ghz4", "width": 4}], "shots": 4000})
+    config = SuiteConfig.model_validate(
+        {"circuits": ["bell", {"kind": "ghz", "label": "ghz4", "width": 4}], "shots": 4000}
+    )
     refs = build_suite(config, 5)
     assert [r.name for r in refs] == ["bell", "ghz4"]
     assert all(r.shots == 4000 for r in refs)

@@ -30,7 +30,11 @@ def suite():
 
 
 def _counts(backend, ref, shots=4000, seed=3):
-    return backend.run(transpile_reference(ref, backend), shots=shots, seed_simulator=seed).result().get_counts()
+    return (
+        backend.run(transpile_reference(ref, backend), shots=shots, seed_simulator=seed)
+        .result()
+        .get_counts()
+    )
 
 
 def test_prediction_matches_stable_backend_within_shot_noise(suite) -> None:
@@ -46,7 +50,9 @@ def test_prediction_matches_stable_backend_within_shot_noise(suite) -> None:
 
 
 def test_prediction_is_exact_not_sampled(suite) -> None:
-    backend = SimBackend("exact", 5, clock=VirtualClock(START), noise=NoiseParams(readout_error=0.02, sq_error=0.0))
+    backend = SimBackend(
+        "exact", 5, clock=VirtualClock(START), noise=NoiseParams(readout_error=0.02, sq_error=0.0)
+    )
     ref = suite["readout_0"]
     predicted = predicted_distribution(ref, backend, None)  # no timestamp: computed afresh
     assert predicted["00000"] == pytest.approx(0.98**5, rel=1e-9)
