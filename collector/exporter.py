@@ -458,7 +458,8 @@ class StoreExporter:
         flying: dict[str, int] = defaultdict(int)
         for backend in self._pending.values():
             flying[backend] += 1
-        # Backends that had in-flight jobs before keep a 0 sample instead of vanishing.
+        # Every backend with finished jobs gets a sample (0 when idle), so the series
+        # does not vanish (and alerts on it go stale) when the last job finishes.
         for backend in self._attempts:
             flying.setdefault(backend, 0)
         for backend, n in sorted(flying.items()):

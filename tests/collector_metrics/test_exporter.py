@@ -356,6 +356,19 @@ def test_store_failure_serves_last_state_and_counts_it(sqlite_url, t0):
 
 def _exposition(store, t0) -> str:
     put(store, _random_jobs(t0, 40, seed=11))
+    put(
+        store,
+        [
+            job(
+                "tagged-job",
+                t0,
+                circuit_hash="c0ffee" * 10,
+                provider_job_id="provider-xyz",
+                idempotency_key="idem-123",
+                tags={"team": "zeta-team", "purpose": "workload"},
+            )
+        ],
+    )
     store.upsert_backend("ibm", seen_at=t0, calibration_at=t0 - timedelta(minutes=5))
     registry = CollectorRegistry()
     exp = StoreExporter(
@@ -372,6 +385,8 @@ def _exposition(store, t0) -> str:
 def test_exposition_passes_promtool_and_has_bounded_labels(store, t0, tmp_path):
     body = _exposition(store, t0)
     assert "_created" not in body
+    for unbounded in ("tagged-job", "c0ffee", "provider-xyz", "idem-123", "zeta-team"):
+        assert unbounded not in body
     families = list(text_string_to_metric_families(body))
     assert {f.name for f in families} >= {
         s.name.removesuffix("_total") for s in m.COLLECTOR_METRICS
