@@ -19,7 +19,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Union
 
 import numpy as np
 
@@ -139,7 +138,7 @@ class SparseDist:
         return dict(zip(self.bitstrings(), (float(v) for v in self.values), strict=True))
 
 
-DistLike = Union[SparseDist, Mapping[str, float], np.ndarray]
+DistLike = SparseDist | Mapping[str, float] | np.ndarray
 
 
 def as_dist(dist: DistLike, num_bits: int | None = None) -> SparseDist:
@@ -438,14 +437,18 @@ def _from_dense(
         raise error(f"dense {kind} must be a 1-D array of length 2**n, got shape {arr.shape}")
     bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
     if bad.size:
-        raise error(f"dense {kind}[{int(bad[0])}] = {arr[bad[0]]!r}; expected a finite number >= 0")
+        raise error(
+            f"dense {kind}[{int(bad[0])}] = {float(arr[bad[0]])!r}; expected a finite number >= 0"
+        )
     num_bits = int(arr.size).bit_length() - 1
     keys = np.flatnonzero(arr).astype(np.int64)
     values = arr[keys]
     if kind == "counts":
         bad = np.flatnonzero(values != np.floor(values))
         if bad.size:
-            raise error(f"dense counts[{int(keys[bad[0]])}] = {values[bad[0]]!r} is not an integer")
+            raise error(
+                f"dense counts[{int(keys[bad[0]])}] = {float(values[bad[0]])!r} is not an integer"
+            )
         total = float(values.sum())
         if total <= 0:
             raise error("dense counts are all zero; expected at least one shot")

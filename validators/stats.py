@@ -175,6 +175,12 @@ def gof_test(
     obs_on_model = _lookup(observed.keys, observed.values, model.keys)
     outside = float(shots - obs_on_model.sum())
     exp_on_model = model.probabilities * shots
+    if outside > 0 or np.any((exp_on_model <= 0) & (obs_on_model > 0)):
+        # observed an outcome the model gives probability 0: impossible under H0
+        tvd_imp = 0.5 * float(
+            np.abs(obs_on_model / shots - model.probabilities).sum() + outside / shots
+        )
+        return GofResult(math.inf, 0, 0.0, "impossible", 0, shots, tvd_imp, tvd_imp)
     obs_bins, exp_bins = _pool(obs_on_model, exp_on_model, outside, min_expected)
     tvd = 0.5 * float(np.abs(obs_on_model / shots - model.probabilities).sum() + outside / shots)
     noise = expected_noise_tvd(model.probabilities, shots)
