@@ -447,7 +447,7 @@ class DivergenceConfig:
     alpha: float = 0.002  # per validation run, across the suite (~1/ARL0)
     min_effect_tvd: float = 0.03  # excess TVD vs prediction that counts as material
     correction: Correction = "bh"
-    min_expected: float = 5.0
+    min_expected: float = 10.0  # Pearson's size holds better with fuller bins
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
