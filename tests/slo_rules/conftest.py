@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,16 @@ PROMTOOL = shutil.which("promtool") or (
 
 
 @pytest.fixture
-def promtool() -> str:
+def promtool() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs the real promtool with the given arguments; skips loudly when absent."""
     if PROMTOOL is None:
         pytest.skip(
             "SKIPPED LOUDLY: promtool not found (apt-get install prometheus); "
             "generated rules are NOT validated by Prometheus"
         )
-    return PROMTOOL
+    path = PROMTOOL
 
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([path, *args], capture_output=True, text=True, timeout=300)
 
-def run_promtool(promtool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([promtool, *args], capture_output=True, text=True, timeout=300)
+    return run

@@ -14,7 +14,6 @@ from slo.burn import MinuteBuckets, firing_timeline
 from slo.policy import get_policy
 from slo.rules import ALERT_NAMES, build_rules
 from slo.spec import parse_slos
-from tests.slo_rules.conftest import run_promtool
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 RUNBOOKS = "https://runbooks.example/qsre"
@@ -201,7 +200,7 @@ def test_engine_and_prometheus_fire_at_the_same_instants(stream, tmp_path, promt
                 width=10**9,
             )
         )
-        result = run_promtool(promtool, "test", "rules", str(test_file))
+        result = promtool("test", "rules", str(test_file))
         assert result.returncode == 0, (
             f"{stream}/{slo.name}: Prometheus disagrees with the engine "
             f"(engine firing minutes {firing_minutes}):\n{result.stdout[-4000:]}{result.stderr[-2000:]}"

@@ -7,7 +7,6 @@ import yaml
 
 from slo.rules import build_rules, skipped_slos, write_rules
 from slo.spec import parse_slos
-from tests.slo_rules.conftest import run_promtool
 
 SLOS = [
     {
@@ -74,7 +73,7 @@ def _slos():
 
 def test_rules_for_every_kind_pass_promtool_check(tmp_path, promtool):
     path = write_rules(_slos(), tmp_path, "https://rb.example/runbooks")
-    result = run_promtool(promtool, "check", "rules", str(path))
+    result = promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     text = path.read_text()
     assert "# SLO tagged skipped: tag filters" in text
@@ -157,7 +156,7 @@ def test_recorded_values_match_the_sli_definitions(tmp_path, promtool):
     }
     test_file = tmp_path / "test.yaml"
     test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = run_promtool(promtool, "test", "rules", str(test_file))
+    result = promtool("test", "rules", str(test_file))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
