@@ -47,6 +47,7 @@ from validators.stats import (
     gof_test,
     p_to_z,
     reject,
+    two_sample_null_moments,
     two_sample_test,
 )
 from validators.verdict import Evidence, Verdict, worst
@@ -214,6 +215,8 @@ class _CircuitState:
     cusum: float = 0.0
     since_zero: int = 0
     recent: list[dict[str, int]] = field(default_factory=list)
+    # simulated (mean, variance) of the test statistic under H0, keyed by run shots
+    null_moments: dict[str, list[float]] = field(default_factory=dict)
 
 
 class DriftDetector:
@@ -277,6 +280,7 @@ class DriftDetector:
                 min_expected=cfg.min_expected,
                 pool_reference=base,
                 statistic="pearson",
+                null_moments=self._null_moments(name, int(parsed[name].shots or 0)),
             )
             z = float(p_to_z(res.p_value))
             zs[name] = (z, res.p_value)
@@ -397,6 +401,9 @@ class DriftDetector:
                     cusum=float(st["cusum"]),
                     since_zero=int(st["since_zero"]),
                     recent=[{k: int(v) for k, v in r.items()} for r in st["recent"]],
+                    null_moments={
+                        k: [float(x) for x in v] for k, v in st.get("null_moments", {}).items()
+                    },
                 )
                 for n, st in data["circuits"].items()
             }
@@ -420,6 +427,28 @@ class DriftDetector:
         if name not in self._baseline_cache:
             self._baseline_cache[name] = SparseDist.from_counts(self._circuits[name].baseline)
         return self._baseline_cache[name]
+
+    def _null_moments(self, name: str, shots: int) -> tuple[float, float]:
+        """Cached H0 moments of the statistic for runs of ``shots`` shots.
+
+        The simulation is seeded from the baseline itself, so a restored detector
+        computes the same moments (and they are persisted anyway).
+        """
+        st = self._circuits[name]
+        key = str(shots)
+        if key not in st.null_moments:
+            base = self._baseline(name)
+            seed = [int(shots), int(base.shots or 0), *base.values.astype(np.int64).tolist()[:64]]
+            mean, var = two_sample_null_moments(
+                base,
+                shots,
+                int(base.shots or 0),
+                min_expected=self.config.min_expected,
+                rng=np.random.default_rng(seed),
+            )
+            st.null_moments[key] = [mean, var]
+        mean, var = st.null_moments[key]
+        return mean, var
 
     def _effect(self, name: str, window_runs: int) -> float:
         """Excess TVD of the last ``window_runs`` runs (pooled) vs the baseline."""
