@@ -61,7 +61,7 @@ def qsre_delays(rng: np.random.Generator, state: dict, after: dict, trials: int)
     delays = []
     for _ in range(trials):
         det = DriftDetector.from_dict(state)
-        for run in range(1, 101):
+        for run in range(1, 101):  # noqa: B007 (run is the delay, read after the loop)
             if det.update(draw_run(after, SHOTS, rng), calibration_id="cal").verdict == (
                 Verdict.DRIFT
             ):
@@ -107,7 +107,7 @@ def oracle_delays(rng: np.random.Generator, pre: dict, post: dict, trials: int) 
     delays = []
     for row in out_of_control:
         s = 0.0
-        for run, x in enumerate(row, start=1):
+        for run, x in enumerate(row, start=1):  # noqa: B007 (read after the loop)
             s = max(0.0, s + x)
             if s > h:
                 break
