@@ -13,6 +13,7 @@ Telemetry failures are logged and counted; the user's call proceeds.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import uuid
@@ -280,7 +281,7 @@ class ExecutionProxy(BackendV2):
 
         Extra keyword: ``idempotency_key`` (kept across retries; generated if absent).
         """
-        idempotency_key = options.pop("idempotency_key", None) or uuid.uuid4().hex
+        idempotency_key = options.pop("idempotency_key", None) or os.urandom(16).hex()
         circuits = normalize_circuits(run_input)
         shots = options.get("shots")
         if shots is None:

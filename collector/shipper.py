@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -71,7 +71,8 @@ class Shipper:
         # Recently finished jobs, kept so a late circuit-info update can still merge.
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._keep_terminal = keep_terminal
-        self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[str, None]] = queue.SimpleQueue()
+        self._pending_info: deque[tuple[str, Any]] = deque()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._flushed = threading.Condition()
@@ -87,8 +88,13 @@ class Shipper:
         self._thread.start()
 
     def submit_circuit_info(self, job_id: str, circuits: Any) -> None:
-        """Queue circuits whose hash/width/depth to compute off the hot path."""
-        self._inbox.put(("info", (job_id, circuits)))
+        """Queue circuits whose hash/width/depth to compute off the hot path.
+
+        A deque append, not a queue put: waking the shipper per job would make it
+        compete for the GIL with the simulator's worker thread exactly when the
+        user's job finishes. The work is batched into the next tick instead.
+        """
+        self._pending_info.append((job_id, circuits))
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Ship everything written so far. True if the spool is fully drained."""
@@ -115,13 +121,10 @@ class Shipper:
         deadline = time.monotonic() + self.interval_s
         while not self._stop.is_set():
             try:
-                kind, payload = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+                kind, _ = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                kind, payload = "tick", None
+                kind = "tick"
             try:
-                if kind == "info":
-                    self._apply_info(*payload)
-                    continue
                 if kind == "stop":
                     break
                 if kind == "flush":
@@ -173,6 +176,10 @@ class Shipper:
     def ship_once(self) -> int | None:
         """One batch. Returns events shipped, or None if the store failed."""
         lines, new_offsets = self.reader.read_new()
+        # Info for jobs whose submit event is in this batch or earlier ones; taken
+        # after reading so every job it names is already known or being shipped.
+        while self._pending_info:
+            self._apply_info(*self._pending_info.popleft())
         if not lines:
             if self.writer is not None:
                 self.reader.remove_shipped_segments(keep=self.writer.current_segment)

@@ -8,6 +8,8 @@ twice (after a crash between commit and cursor save) without doubling anything.
 from __future__ import annotations
 
 import logging
+import os
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -35,26 +37,27 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version_collector"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Autocommit at the driver level; SQLAlchemy's "begin" hook issues BEGIN IMMEDIATE
-    # so that a reader never has to upgrade to a writer (the cause of 'database is
-    # locked' that busy_timeout cannot fix).
-    dbapi_connection.isolation_level = None
-    cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=60000")
-    cur.close()
-
-
-def create_store_engine(url: str) -> Engine:
+def create_store_engine(url: str, *, sqlite_busy_timeout_s: float = 60.0) -> Engine:
     """An engine configured for concurrent multi-process use of one store."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(
+            url, connect_args={"timeout": sqlite_busy_timeout_s, "check_same_thread": False}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Autocommit at the driver level; the "begin" hook issues BEGIN IMMEDIATE
+            # so a reader never has to upgrade to a writer (the cause of 'database is
+            # locked' errors that busy_timeout cannot fix).
+            dbapi_connection.isolation_level = None
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_s * 1000)}")
+            cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
@@ -66,17 +69,36 @@ def create_store_engine(url: str) -> Engine:
     return create_engine(url, poolclass=NullPool)
 
 
+_open_stores: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def _dispose_pools_after_fork() -> None:
+    # A forked child must not reuse the parent's pooled connections.
+    for store in list(_open_stores):
+        store.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_dispose_pools_after_fork)
+
+
 class Store:
     """Handle on the event store. Thread-safe; one per process is plenty."""
 
-    def __init__(self, url: str = "sqlite:///qsre.db", *, migrate_on_open: bool = True) -> None:
+    def __init__(
+        self,
+        url: str = "sqlite:///qsre.db",
+        *,
+        migrate_on_open: bool = True,
+        sqlite_busy_timeout_s: float = 60.0,
+    ) -> None:
         self.url = url
         try:
-            self.engine = create_store_engine(url)
+            self.engine = create_store_engine(url, sqlite_busy_timeout_s=sqlite_busy_timeout_s)
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"cannot open store {url!r}: {exc}") from exc
         if migrate_on_open:
             migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
+        _open_stores.add(self)
 
     @property
     def dialect(self) -> str:

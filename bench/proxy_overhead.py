@@ -1,0 +1,98 @@
+"""Proxy overhead: raw backend vs ExecutionProxy, side by side in one run.
+
+Prints one JSON object. Raw and proxied jobs are interleaved (ABAB...) so machine
+noise hits both alike; the ratio of medians is the number to watch. Recording is
+on and durable (spool write per event, shipper thread running, SQLite store).
+
+Targets: min_job ratio <= 1.05; ghz5_4000_shots_noisy ratio <= 1.005.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from qiskit import QuantumCircuit, transpile
+from qiskit.providers.fake_provider import GenericBackendV2
+from qiskit_aer import AerSimulator
+
+from collector import Store
+from collector.proxy import ExecutionProxy
+from collector.recorder import SpoolRecorder
+
+
+def measure(raw, proxied, circuit, shots: int, n: int, warmup: int) -> dict[str, float]:
+    raw_ns: list[int] = []
+    prox_ns: list[int] = []
+    for i in range(n + warmup):
+        for backend, sink in (
+            ((raw, raw_ns), (proxied, prox_ns))
+            if i % 2
+            else (
+                (proxied, prox_ns),
+                (raw, raw_ns),
+            )
+        ):
+            t0 = time.perf_counter_ns()
+            backend.run(circuit, shots=shots).result()
+            dt = time.perf_counter_ns() - t0
+            if i >= warmup:
+                sink.append(dt)
+    raw_med = statistics.median(raw_ns) / 1000
+    prox_med = statistics.median(prox_ns) / 1000
+    return {
+        "raw_median_us": round(raw_med, 2),
+        "proxied_median_us": round(prox_med, 2),
+        "ratio": round(prox_med / raw_med, 4),
+        "n": n,
+    }
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        recorder = SpoolRecorder(store, Path(tmp) / "spool")
+        gc.disable()
+
+        sim = AerSimulator()
+        proxy = ExecutionProxy(sim, store=store, recorder=recorder, project="bench")
+        one = QuantumCircuit(1, 1)
+        one.x(0)
+        one.measure(0, 0)
+        one = transpile(one, sim)
+        min_job = measure(sim, proxy, one, 1, 300 if quick else 3000, 200)
+
+        noisy = AerSimulator.from_backend(GenericBackendV2(num_qubits=5, seed=7))
+        nproxy = ExecutionProxy(noisy, store=store, recorder=recorder, project="bench")
+        ghz = QuantumCircuit(5)
+        ghz.h(0)
+        for q in range(1, 5):
+            ghz.cx(0, q)
+        ghz.measure_all()
+        ghz = transpile(ghz, noisy, seed_transpiler=1)
+        ghz_result = measure(noisy, nproxy, ghz, 4000, 30 if quick else 150, 10)
+
+        gc.enable()
+        assert recorder.flush(timeout_s=120)
+        recorded = store.count_jobs()
+        recorder.close()
+    print(
+        json.dumps(
+            {
+                "min_job": min_job,
+                "ghz5_4000_shots_noisy": ghz_result,
+                "jobs_recorded": recorded,
+                "targets": {"min_job_ratio": 1.05, "ghz5_ratio": 1.005},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
