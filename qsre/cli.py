@@ -1,0 +1,616 @@
+"""The ``qsre`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qsre.errors import QsreError
+
+app = typer.Typer(
+    name="qsre",
+    help="Observability and SRE reliability for quantum backends.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+slo_app = typer.Typer(help="SLOs: status, budgets, burn rates.", no_args_is_help=True)
+silence_app = typer.Typer(help="Silences: mute matching alerts for a while.", no_args_is_help=True)
+rules_app = typer.Typer(help="Prometheus recording and alerting rules.", no_args_is_help=True)
+dash_app = typer.Typer(help="Grafana dashboards.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports for managers and platform teams.", no_args_is_help=True)
+runbook_app = typer.Typer(help="Runbooks linked from every alert.", no_args_is_help=True)
+app.add_typer(slo_app, name="slo")
+app.add_typer(silence_app, name="silence")
+app.add_typer(rules_app, name="rules")
+app.add_typer(dash_app, name="dashboards")
+app.add_typer(report_app, name="report")
+app.add_typer(runbook_app, name="runbook")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="qsre.yaml (default: ./qsre.yaml, else the embedded example)"
+    ),
+]
+DbOpt = Annotated[str | None, typer.Option("--db", help="Store URL (overrides store.url)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def _config(path: Path | None):
+    from qsre.config import load_config
+
+    return load_config(path)
+
+
+def _store(config_path: Path | None, db: str | None):
+    from collector.store import Store
+
+    if db:
+        return Store(db)
+    return Store(_config(config_path).store_url)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from slo.windows import parse_duration_s
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration_s(value))
+    except ValueError:
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"--since {value!r}: expected a duration like 1h/30m/7d or an ISO time"
+            ) from None
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"--at {value!r}: expected an ISO time like 2026-11-22T12:00:00Z"
+        ) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ jobs
+JOB_COLUMNS = (
+    "id",
+    "backend",
+    "project",
+    "status",
+    "error_class",
+    "shots",
+    "submitted_at",
+    "queue_seconds",
+    "e2e_seconds",
+    "cost_usd",
+    "attempts",
+)
+
+
+@app.command()
+def jobs(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    backend: Annotated[str | None, typer.Option(help="Only this backend")] = None,
+    project: Annotated[str | None, typer.Option(help="Only this project")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="queued|running|done|error|cancelled|unknown")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Submitted within, e.g. 1h, 30m, 7d")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recorded jobs, newest first."""
+    from collector.schema import STATUSES
+
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
+    store = _store(config, db)
+    rows = store.jobs(
+        since=_parse_since(since), backend=backend, project=project, status=status, limit=limit
+    )
+    if as_json:
+        _print_json([j.to_dict() for j in rows])
+        return
+    table = Table(title=f"{len(rows)} jobs (ids shortened; --json for full records)")
+    for col in (
+        "id",
+        "backend",
+        "project",
+        "status",
+        "error",
+        "shots",
+        "submitted",
+        "queue s",
+        "e2e s",
+        "cost $",
+        "tries",
+    ):
+        table.add_column(col, overflow="fold")
+    for j in rows:
+        table.add_row(
+            j.id[:8],
+            j.backend,
+            j.project,
+            j.status,
+            j.error_class or "",
+            str(j.shots or ""),
+            j.submitted_at.strftime("%m-%d %H:%M:%S"),
+            "" if j.queue_seconds is None else f"{j.queue_seconds:.1f}",
+            "" if j.e2e_seconds is None else f"{j.e2e_seconds:.1f}",
+            f"{j.cost_usd:.2f}",
+            str(j.attempts),
+        )
+    console.print(table)
+
+
+# ------------------------------------------------------------------ run / demo
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    port: Annotated[
+        int | None, typer.Option(help="/metrics port (overrides exporter.port)")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="/metrics host (overrides exporter.host)")
+    ] = None,
+    no_schedules: Annotated[
+        bool, typer.Option("--no-schedules", help="Do not run validation schedules")
+    ] = False,
+) -> None:
+    """The daemon: ship and adopt spools, serve /metrics, validate, evaluate SLOs, route alerts."""
+    from qsre.daemon import Daemon
+
+    cfg = _config(config)
+    Daemon(cfg, db=db, host=host, port=port, schedules=not no_schedules).run_forever()
+
+
+@app.command()
+def demo(
+    as_json: JsonOpt = False,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep /metrics running afterwards")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Where the demo writes everything")] = Path("qsre-demo"),
+    days: Annotated[float, typer.Option(help="Simulated days")] = 7.0,
+    port: Annotated[int, typer.Option(help="/metrics port with --serve")] = 9464,
+) -> None:
+    """A simulated week on three backends with injected faults; prints the scorecard."""
+    from qsre.demo import run_demo
+
+    run_demo(out=out, days=days, as_json=as_json, serve=serve, port=port)
+
+
+# ------------------------------------------------------------------ validate
+@app.command()
+def validate(
+    backend: Annotated[str, typer.Option(help="Backend name from the config")],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    backend_factory: Annotated[
+        str | None, typer.Option(help="module:callable returning any BackendV2")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the reference suite once through the proxy and print the verdicts."""
+    from validators.runner import run_validation_once
+
+    from collector.clock import SystemClock
+    from qsre.config import load_factory
+
+    cfg = _config(config)
+    store = _store(config, db)
+    clock = SystemClock()
+    if backend_factory:
+        target = load_factory(backend_factory)()
+        spec = None
+    else:
+        spec = cfg.backend(backend)
+        target = spec.build(clock)
+    validation = spec.validation if spec else cfg.file.validation
+    report = run_validation_once(
+        target, store=store, validation=validation.model_dump(), clock=clock, name=backend
+    )
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    from validators.runner import format_report_table
+
+    console.print(format_report_table(report))
+
+
+# ------------------------------------------------------------------ SLOs
+@slo_app.command("status")
+def slo_status(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    at: Annotated[str | None, typer.Option(help="Evaluate as of this ISO time")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per SLO: objective, SLI, budget remaining (ratio and time), burn rates, alert state."""
+    from slo.engine import SLOEngine, format_status_table
+
+    from collector.clock import SystemClock
+
+    cfg = _config(config)
+    store = _store(config, db)
+    engine = SLOEngine(store, cfg.slos, clock=SystemClock())
+    statuses = engine.evaluate(_parse_at(at))
+    if as_json:
+        _print_json([s.to_dict() for s in statuses])
+        return
+    console.print(format_status_table(statuses))
+
+
+# ------------------------------------------------------------------ alerts & silences
+@app.command()
+def alerts(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    recent: Annotated[int, typer.Option(help="Also show this many recent notifications")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Active alerts (with fingerprints and receivers notified) and recent notifications."""
+    from slo.alert_state import AlertStateStore
+
+    state = AlertStateStore(_store(config, db))
+    loaded = state.load()
+    log_entries = state.notification_log()
+    notified: dict[str, set[str]] = {}
+    for entry in log_entries:
+        if entry.ok:
+            for fp in entry.fingerprints:
+                notified.setdefault(fp, set()).add(entry.receiver)
+    active = [
+        {
+            "fingerprint": fp,
+            "labels": dict(a.alert.labels),
+            "annotations": dict(a.alert.annotations),
+            "starts_at": a.alert.starts_at.isoformat() if a.alert.starts_at else None,
+            "ends_at": a.alert.ends_at.isoformat() if a.alert.ends_at else None,
+            "receivers_notified": sorted(notified.get(fp, ())),
+        }
+        for fp, a in loaded.alerts.items()
+    ]
+    recent_rows = [
+        {
+            "at": e.at.isoformat(),
+            "receiver": e.receiver,
+            "status": e.status,
+            "fingerprints": list(e.fingerprints),
+            "ok": e.ok,
+            "error": e.error,
+        }
+        for e in log_entries[-recent:]
+    ]
+    if as_json:
+        _print_json({"active": active, "recent_notifications": recent_rows})
+        return
+    table = Table(title=f"{len(active)} active alerts")
+    for col in ("fingerprint", "alertname", "severity", "backend/slo", "since", "notified"):
+        table.add_column(col)
+    for a in active:
+        labels = a["labels"]
+        table.add_row(
+            a["fingerprint"],
+            labels.get("alertname", ""),
+            labels.get("severity", ""),
+            labels.get("backend") or labels.get("slo", ""),
+            a["starts_at"] or "",
+            ", ".join(a["receivers_notified"]),
+        )
+    console.print(table)
+    log_table = Table(title="recent notifications")
+    for col in ("at", "receiver", "status", "alerts", "ok"):
+        log_table.add_column(col)
+    for r in recent_rows:
+        log_table.add_row(
+            r["at"],
+            r["receiver"],
+            r["status"],
+            str(len(r["fingerprints"])),
+            "yes" if r["ok"] else f"no: {r['error']}",
+        )
+    console.print(log_table)
+
+
+@silence_app.command("add")
+def silence_add(
+    match: Annotated[
+        list[str],
+        typer.Option("--match", "-m", help="label=value, label!=value, label=~regex (repeatable)"),
+    ],
+    duration: Annotated[str, typer.Option(help="How long, e.g. 2h, 30m, 1d")] = "2h",
+    comment: Annotated[str, typer.Option(help="Why (shown on suppressed alerts)")] = "",
+    created_by: Annotated[str, typer.Option(help="Who")] = os.environ.get("USER", "qsre"),
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mute alerts matching every --match for --duration."""
+    from slo.alert_state import AlertStateStore
+    from slo.alerts import Matcher, Silence
+    from slo.windows import parse_duration_s
+
+    try:
+        matchers = tuple(Matcher.parse(m) for m in match)
+        seconds = parse_duration_s(duration)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    now = datetime.now(UTC)
+    silence = Silence(
+        id=uuid.uuid4().hex[:12],
+        matchers=matchers,
+        starts_at=now,
+        ends_at=now + timedelta(seconds=seconds),
+        created_by=created_by,
+        comment=comment,
+        created_at=now,
+    )
+    AlertStateStore(_store(config, db)).save_silence(silence)
+    if as_json:
+        _print_json(_silence_dict(silence))
+    else:
+        console.print(f"silence {silence.id} until {silence.ends_at.isoformat()}")
+
+
+def _silence_dict(s: Any) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "matchers": [str(m) for m in s.matchers],
+        "starts_at": s.starts_at.isoformat(),
+        "ends_at": s.ends_at.isoformat(),
+        "created_by": s.created_by,
+        "comment": s.comment,
+    }
+
+
+@silence_app.command("list")
+def silence_list(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    expired: Annotated[bool, typer.Option(help="Include expired silences")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List silences."""
+    from slo.alert_state import AlertStateStore
+
+    now = datetime.now(UTC)
+    rows = [s for s in AlertStateStore(_store(config, db)).silences() if expired or s.ends_at > now]
+    if as_json:
+        _print_json([_silence_dict(s) for s in rows])
+        return
+    table = Table(title=f"{len(rows)} silences")
+    for col in ("id", "matchers", "until", "by", "comment"):
+        table.add_column(col)
+    for s in rows:
+        table.add_row(
+            s.id,
+            ", ".join(str(m) for m in s.matchers),
+            s.ends_at.isoformat(),
+            s.created_by,
+            s.comment,
+        )
+    console.print(table)
+
+
+@silence_app.command("expire")
+def silence_expire(silence_id: str, config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """End a silence now."""
+    from dataclasses import replace
+
+    from slo.alert_state import AlertStateStore
+
+    state = AlertStateStore(_store(config, db))
+    found = [s for s in state.silences() if s.id == silence_id]
+    if not found:
+        raise typer.BadParameter(f"no silence {silence_id!r}; `qsre silence list` shows them")
+    now = datetime.now(UTC)
+    state.save_silence(replace(found[0], ends_at=max(now, found[0].starts_at)))
+    console.print(f"silence {silence_id} expired")
+
+
+# ------------------------------------------------------------------ rules, dashboards
+@rules_app.command("build")
+def rules_build(
+    out: Annotated[Path, typer.Option(help="Output directory")] = Path("rules"),
+    config: ConfigOpt = None,
+) -> None:
+    """Write Prometheus recording + multi-window burn-rate alerting rules for the SLOs."""
+    from slo.rules import write_rules
+
+    cfg = _config(config)
+    path = write_rules(
+        cfg.slos,
+        out,
+        runbook_base_url=cfg.file.links.runbook_base_url,
+        dashboard_base_url=cfg.file.links.dashboard_base_url,
+    )
+    console.print(f"wrote {path}")
+
+
+@dash_app.command("build")
+def dashboards_build(
+    out: Annotated[Path, typer.Option(help="Output directory")] = Path("dashboards-json"),
+    config: ConfigOpt = None,
+) -> None:
+    """Write one Grafana dashboard JSON per dashboard (executive, on-call, debug, per SLO)."""
+    from dashboards import write_dashboards
+
+    cfg = _config(config)
+    paths = write_dashboards(cfg.slos, out, datasource_uid=cfg.file.dashboards.datasource_uid)
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
+@dash_app.command("push")
+def dashboards_push(
+    grafana_url: Annotated[str, typer.Option(help="Grafana base URL")],
+    token_env: Annotated[str, typer.Option(help="Env var holding the Grafana API token")],
+    folder_uid: Annotated[str | None, typer.Option(help="Grafana folder UID")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Upload the dashboards through Grafana's HTTP API (overwrite)."""
+    from dashboards import build_dashboards, push_dashboards
+
+    token = os.environ.get(token_env)
+    if not token:
+        raise typer.BadParameter(f"--token-env {token_env}: that environment variable is not set")
+    cfg = _config(config)
+    results = push_dashboards(
+        build_dashboards(cfg.slos, datasource_uid=cfg.file.dashboards.datasource_uid),
+        grafana_url,
+        token,
+        folder_uid=folder_uid,
+    )
+    for r in results:
+        console.print(f"pushed {r}")
+
+
+# ------------------------------------------------------------------ reports
+@report_app.command("weekly")
+def report_weekly(
+    out: Annotated[Path, typer.Option(help="Output directory")] = Path("reports"),
+    week: Annotated[
+        str | None, typer.Option(help="ISO week like 2026-W47 (default: last complete week)")
+    ] = None,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    post_slack: Annotated[
+        bool, typer.Option(help="Post to Slack as configured in reports.weekly.slack")
+    ] = False,
+) -> None:
+    """Write the weekly SLO and cost report (HTML + Markdown + JSON)."""
+    from slo.report import build_weekly_report, post_report_to_slack
+
+    from collector.clock import SystemClock
+
+    cfg = _config(config)
+    store = _store(config, db)
+    paths = build_weekly_report(
+        store,
+        cfg.slos,
+        week=week,
+        clock=SystemClock(),
+        out_dir=out,
+        timezone=cfg.file.reports.weekly.timezone,
+    )
+    console.print(f"wrote {paths.html}\nwrote {paths.markdown}")
+    slack = cfg.file.reports.weekly.slack
+    if post_slack:
+        if slack is None:
+            raise typer.BadParameter("--post-slack: reports.weekly.slack is not configured")
+        post_report_to_slack(
+            paths, token_env=slack.token_env, channel=slack.channel, api_url=slack.api_url
+        )
+
+
+# ------------------------------------------------------------------ runbooks
+@runbook_app.command("show")
+def runbook_show(kind: str) -> None:
+    """Render one runbook in the terminal."""
+    from runbooks.catalog import render
+
+    console.print(render(kind))
+
+
+@runbook_app.command("list")
+def runbook_list(as_json: JsonOpt = False) -> None:
+    """List alert kinds and their runbooks."""
+    from runbooks.catalog import all_runbooks
+
+    books = all_runbooks()
+    if as_json:
+        _print_json([{"kind": b.kind, "title": b.title, "path": str(b.path)} for b in books])
+        return
+    table = Table(title="runbooks")
+    table.add_column("kind")
+    table.add_column("title")
+    for b in books:
+        table.add_row(b.kind, b.title)
+    console.print(table)
+
+
+# ------------------------------------------------------------------ init / doctor
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example")] = Path("qsre.yaml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
+) -> None:
+    """Write a commented example qsre.yaml covering every section."""
+    from qsre.config import EMBEDDED_DEFAULT
+
+    if path.exists() and not force:
+        raise typer.BadParameter(f"{path} exists; pass --force to overwrite")
+    path.write_text(EMBEDDED_DEFAULT.read_text())
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def doctor(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Check a config: store reachable and migrated, receivers' env vars, backends constructible."""
+    from qsre.doctor import run_checks
+
+    checks = run_checks(config, db)
+    if as_json:
+        _print_json([c.__dict__ for c in checks])
+    else:
+        table = Table(title="qsre doctor")
+        for col in ("check", "ok", "detail"):
+            table.add_column(col)
+        for c in checks:
+            table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", c.detail)
+        console.print(table)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("QSRE_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        app()
+    except QsreError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - library errors with good messages
+        from collector.errors import CollectorError
+        from slo.errors import SLOError
+
+        if isinstance(exc, (CollectorError, SLOError, ValueError)):
+            err.print(f"[red]error:[/] {exc}")
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

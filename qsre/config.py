@@ -1,0 +1,390 @@
+"""qsre.yaml: one file for backends, validation, SLOs, alerting, runbooks and reports.
+
+The file is validated once, up front, into frozen values; downstream code never
+re-reads YAML. Every error names the file, the field path and what was expected.
+Secrets are never in the file: receivers and backends name environment variables.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from collector.clock import Clock
+from collector.cost import Pricing
+from collector.quotas import Quotas
+from qsre.errors import ConfigError
+from slo.errors import SLOError
+from slo.openslo import import_openslo
+from slo.routing import RoutingConfig
+from slo.spec import SLO, parse_slos
+
+DEFAULT_CONFIG_NAME = "qsre.yaml"
+EMBEDDED_DEFAULT = Path(__file__).with_name("default_config.yaml")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSection(_Model):
+    url: str = "sqlite:///qsre.db"
+    spool_dir: str | None = None
+
+
+class ExporterSection(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class ScheduleSection(_Model):
+    interval_minutes: float | None = Field(default=60, gt=0)
+    cron: str | None = None
+
+
+class ValidationSection(_Model):
+    enabled: bool = True
+    circuits: list[Any] = Field(
+        default_factory=lambda: [
+            "bell",
+            "ghz",
+            "mirror",
+            "readout_0",
+            "readout_1",
+            "bv",
+            "idle",
+            "qv",
+        ]
+    )
+    layout: list[int] | None = None
+    shots: int = Field(default=2000, gt=0)
+    seed: int = 1234
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    drift: dict[str, Any] = Field(default_factory=dict)
+    divergence: dict[str, Any] = Field(default_factory=dict)
+
+
+class BackendSection(BaseModel):
+    """A ``backends:`` entry. ``kind: sim`` entries carry the simulator's own keys
+    (noise, drift, faults, ...), validated by ``qsre.sim``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1)
+    kind: Literal["sim", "aer", "factory"]
+    factory: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    pricing: dict[str, Any] | None = None
+    quotas: dict[str, Any] | None = None
+    validation: ValidationSection | None = None
+    projects: list[str] = Field(default_factory=list)
+
+
+class ReceiverSection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    type: Literal["slack", "pagerduty", "webhook", "alertmanager", "console"]
+    channel: str | None = None
+    token_env: str | None = None
+    routing_key_env: str | None = None
+    bearer_token_env: str | None = None
+    api_url: str | None = None
+    events_url: str | None = None
+    url: str | None = None
+    log_path: str | None = None
+    resend_interval_s: float | None = None
+
+
+class AlertingSection(_Model):
+    evaluation_interval_s: float = Field(default=60, gt=0)
+    routing: dict[str, Any] = Field(default_factory=dict)
+    receivers: list[ReceiverSection] = Field(
+        default_factory=lambda: [ReceiverSection(name="console", type="console")]
+    )
+    signals: dict[str, Any] = Field(default_factory=dict)
+
+
+class SlackPost(_Model):
+    channel: str
+    token_env: str
+    api_url: str | None = None
+
+
+class WeeklyReportSection(_Model):
+    enabled: bool = True
+    cron: str = "0 8 * * MON"
+    out_dir: str = "reports"
+    timezone: str = "UTC"
+    slack: SlackPost | None = None
+
+
+class ReportsSection(_Model):
+    weekly: WeeklyReportSection = Field(default_factory=WeeklyReportSection)
+
+
+class LinksSection(_Model):
+    runbook_base_url: str = "https://github.com/qsre/qsre/blob/main/runbooks/"
+    dashboard_base_url: str = ""
+
+
+class DashboardsSection(_Model):
+    datasource_uid: str = "prometheus"
+    grafana_url: str | None = None
+    token_env: str | None = None
+    folder_uid: str | None = None
+
+
+class TracingSection(_Model):
+    otlp_endpoint: str | None = None
+    console: bool = False
+
+
+class ConfigFile(_Model):
+    store: StoreSection = Field(default_factory=StoreSection)
+    exporter: ExporterSection = Field(default_factory=ExporterSection)
+    links: LinksSection = Field(default_factory=LinksSection)
+    dashboards: DashboardsSection = Field(default_factory=DashboardsSection)
+    tracing: TracingSection = Field(default_factory=TracingSection)
+    backends: list[BackendSection] = Field(default_factory=list)
+    validation: ValidationSection = Field(default_factory=ValidationSection)
+    slos: list[Any] = Field(default_factory=list)
+    openslo: list[str] = Field(default_factory=list)
+    alerting: AlertingSection = Field(default_factory=AlertingSection)
+    reports: ReportsSection = Field(default_factory=ReportsSection)
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A configured backend, validated; ``build()`` constructs it."""
+
+    name: str
+    kind: str
+    section: BackendSection
+    pricing: Pricing | None
+    quotas: Quotas | None
+    validation: ValidationSection
+    source: str
+
+    def build(self, clock: Clock, start: datetime | None = None) -> Any:
+        return build_backend(self, clock, start)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    source: str
+    file: ConfigFile
+    backends: tuple[BackendSpec, ...]
+    slos: tuple[SLO, ...]
+    routing: RoutingConfig
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def store_url(self) -> str:
+        return self.file.store.url
+
+    def backend(self, name: str) -> BackendSpec:
+        for b in self.backends:
+            if b.name == name:
+                return b
+        raise ConfigError(
+            self.source,
+            "backends",
+            f"a backend named one of {[b.name for b in self.backends]}",
+            name,
+        )
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _from_validation_error(source: str, exc: ValidationError, prefix: str = "") -> ConfigError:
+    err = exc.errors()[0]
+    path = _loc(tuple(err["loc"]))
+    if prefix:
+        path = f"{prefix}.{path}" if path != "(top level)" else prefix
+    return ConfigError(source, path, err["msg"].removeprefix("Value error, "), err.get("input"))
+
+
+def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Config:
+    """Validate a parsed YAML document into a ``Config`` (raises ``ConfigError``)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(source, "(top level)", "a mapping of sections", type(data).__name__)
+    try:
+        file = ConfigFile.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _from_validation_error(source, exc) from None
+    names = [b.name for b in file.backends]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(source, "backends", "unique backend names", dupes)
+    backends = []
+    for i, b in enumerate(file.backends):
+        where = f"backends[{i}]"
+        if b.kind == "factory" and not b.factory:
+            raise ConfigError(source, f"{where}.factory", "'module:callable' for kind factory")
+        if b.kind == "sim":
+            _validate_sim(b, source, where)
+        try:
+            pricing = (
+                Pricing.from_config(b.pricing, f"{source}: {where}.pricing") if b.pricing else None
+            )
+        except ValueError as exc:
+            raise ConfigError(source, f"{where}.pricing", str(exc)) from None
+        try:
+            quotas = Quotas(**b.quotas) if b.quotas else None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                source,
+                f"{where}.quotas",
+                "max_shots_per_job, project_daily_spend_usd, backend_budget_usd, backend_budget_period",
+                b.quotas,
+            ) from exc
+        backends.append(
+            BackendSpec(
+                name=b.name,
+                kind=b.kind,
+                section=b,
+                pricing=pricing,
+                quotas=quotas,
+                validation=b.validation or file.validation,
+                source=source,
+            )
+        )
+    try:
+        slos = parse_slos(file.slos, source) if file.slos else ()
+        base_dir = base_dir or Path(".")
+        for path in file.openslo:
+            p = (base_dir / path) if not Path(path).is_absolute() else Path(path)
+            try:
+                docs = list(yaml.safe_load_all(p.read_text()))
+            except OSError as exc:
+                raise ConfigError(
+                    source, "openslo", "a readable OpenSLO YAML file", str(p)
+                ) from exc
+            slos = (*slos, *import_openslo(docs, str(p)))
+    except SLOError as exc:
+        raise ConfigError(source, "slos", str(exc)) from None
+    slo_names = [s.name for s in slos]
+    if len(set(slo_names)) != len(slo_names):
+        raise ConfigError(source, "slos", "unique SLO names", slo_names)
+    try:
+        routing = RoutingConfig.from_mapping(file.alerting.routing, where="alerting.routing")
+    except ValueError as exc:
+        raise ConfigError(source, "alerting.routing", str(exc)) from None
+    receivers = {r.name for r in file.alerting.receivers}
+    missing = routing.receiver_names() - receivers
+    if missing:
+        raise ConfigError(
+            source, "alerting.receivers", f"receivers named {sorted(missing)} (used by routes)"
+        )
+    for i, r in enumerate(file.alerting.receivers):
+        _validate_receiver(r, source, f"alerting.receivers[{i}]")
+    return Config(source, file, tuple(backends), tuple(slos), routing, dict(data))
+
+
+_QSRE_BACKEND_KEYS = {"kind", "factory", "options", "pricing", "quotas", "validation", "projects"}
+
+
+def sim_section(b: BackendSection) -> dict[str, Any]:
+    data = b.model_dump(exclude_none=True)
+    return {k: v for k, v in data.items() if k not in _QSRE_BACKEND_KEYS or k == "kind"}
+
+
+def _validate_sim(b: BackendSection, source: str, where: str) -> None:
+    from qsre.sim.config import SimBackendConfig
+
+    try:
+        SimBackendConfig.model_validate(sim_section(b))
+    except ValidationError as exc:
+        raise _from_validation_error(source, exc, where) from None
+
+
+def _validate_receiver(r: ReceiverSection, source: str, where: str) -> None:
+    need = {
+        "slack": ("channel", "token_env"),
+        "pagerduty": ("routing_key_env",),
+        "webhook": ("url",),
+        "alertmanager": ("api_url",),
+        "console": (),
+    }[r.type]
+    for key in need:
+        if not getattr(r, key):
+            raise ConfigError(source, f"{where}.{key}", f"a value for a {r.type} receiver")
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load ``path``; with no path, ``./qsre.yaml`` if present, else the embedded default."""
+    if path is None:
+        local = Path(DEFAULT_CONFIG_NAME)
+        path = local if local.exists() else EMBEDDED_DEFAULT
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), "(file)", "a readable YAML file", str(exc)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(
+            str(path), where, "valid YAML", getattr(exc, "problem", str(exc))
+        ) from None
+    return parse_config(data, str(path), base_dir=path.parent)
+
+
+def load_factory(spec: str) -> Any:
+    """Import ``module:callable`` (for ``--backend-factory`` and ``kind: factory``)."""
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise ConfigError("--backend-factory", "factory", "'module:callable'", spec)
+    try:
+        obj = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            "--backend-factory", "factory", f"an importable {spec}", str(exc)
+        ) from None
+    if not callable(obj):
+        raise ConfigError("--backend-factory", "factory", "a callable", spec)
+    return obj
+
+
+def build_backend(spec: BackendSpec, clock: Clock, start: datetime | None = None) -> Any:
+    section = spec.section
+    if spec.kind == "sim":
+        from qsre.sim.config import SimBackendConfig, build_sim_backend
+
+        return build_sim_backend(
+            SimBackendConfig.model_validate(sim_section(section)), clock, start
+        )
+    if spec.kind == "aer":
+        from qiskit_aer import AerSimulator
+
+        options = dict(section.options)
+        generic = options.pop("generic_noise_qubits", None)
+        if generic:
+            from qiskit.providers.fake_provider import GenericBackendV2
+
+            return AerSimulator.from_backend(
+                GenericBackendV2(num_qubits=int(generic), seed=options.pop("seed", 7))
+            )
+        return AerSimulator(**options)
+    return load_factory(section.factory or "")(**section.options)

@@ -1,0 +1,19 @@
+"""Errors of the composition root."""
+
+from __future__ import annotations
+
+
+class QsreError(Exception):
+    """Base for errors the qsre CLI reports without a traceback."""
+
+
+class ConfigError(QsreError, ValueError):
+    """A config file is wrong: names the file, the field path and what was expected."""
+
+    def __init__(self, file: str, field: str, expected: str, got: object = None) -> None:
+        self.file = file
+        self.field = field
+        self.expected = expected
+        self.got = got
+        got_part = f", got {got!r}" if got is not None else ""
+        super().__init__(f"{file}: {field}: expected {expected}{got_part}")
