@@ -1,0 +1,258 @@
+"""`qsre run`: one process that wires it all.
+
+- adopts spools left by dead user processes and ships them into the store;
+- serves /metrics from the store (jobs recorded by any process appear);
+- runs the validation schedules (one replica at a time, via a lease in the store);
+- evaluates SLOs and failure-mode signals every evaluation interval and routes alerts;
+- writes (and optionally posts) the weekly report on its cron.
+
+SIGTERM/SIGINT stop it cleanly: schedules finish their current run, the router
+flushes in-flight notifications, alert state is already persisted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from collector.clock import SystemClock
+from collector.exporter import StoreExporter, serve_metrics, stop_metrics_server
+from collector.health import recorder_errors
+from collector.shipper import adopt_orphans
+from collector.spool import default_spool_dir
+from collector.store import Store
+from qsre.config import Config
+from qsre.cycle import EvaluationCycle
+from qsre.wiring import build_router
+
+log = logging.getLogger("qsre.daemon")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: structured logs for the daemon."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def configure_json_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("QSRE_LOG_LEVEL", level))
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        db: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        schedules: bool = True,
+        adopt_interval_s: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.clock = SystemClock()
+        self.store = Store(db or config.store_url)
+        self.spool_dir = (
+            Path(config.file.store.spool_dir)
+            if config.file.store.spool_dir
+            else default_spool_dir(self.store.url)
+        )
+        self.host = host or config.file.exporter.host
+        self.port = config.file.exporter.port if port is None else port
+        self.schedules_enabled = schedules
+        self.adopt_interval_s = adopt_interval_s
+        self.holder_id = f"{socket.gethostname()}-{os.getpid()}"
+        self.router = build_router(config, self.store, self.clock)
+        self.cycle = EvaluationCycle(
+            config, self.store, self.router, self.clock, health=self._health
+        )
+        self.exporter = StoreExporter(
+            self.store, self.clock, spool_events=self._spool_events, recorder_errors=recorder_errors
+        )
+        self._add_sources()
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+        )
+        self.validation = None
+        self._stop = threading.Event()
+        self._server: Any = None
+        self.bound_port: int | None = None
+
+    # ------------------------------------------------------------ health & metrics
+    def _spool_events(self) -> dict[str, float]:
+        pending = 0
+        if self.spool_dir.is_dir():
+            for seg in self.spool_dir.glob("*.spool"):
+                try:
+                    pending += seg.stat().st_size
+                except FileNotFoundError:
+                    continue
+        return {"pending_bytes": float(pending)}
+
+    def _health(self) -> Any:
+        from slo.signals import Health
+
+        spool = self._spool_events()
+        return Health(
+            spool_pending_bytes=int(spool["pending_bytes"]),
+            spool_max_bytes=1024 * 1024 * 1024,
+            recorder_errors_recent=int(sum(recorder_errors.snapshot().values())),
+            store_reachable=True,
+        )
+
+    def _add_sources(self) -> None:
+        try:
+            from validators.metrics import ValidationMetricsSource
+
+            self.exporter.add_source(ValidationMetricsSource(self.store))
+        except ImportError:
+            log.warning("validators metrics source unavailable")
+        self.exporter.add_source(self.cycle.engine.metrics_source())
+        self.exporter.add_source(_AlertsSource(self.router, self.clock))
+
+    # ------------------------------------------------------------ jobs
+    def adopt(self) -> None:
+        try:
+            adopted = adopt_orphans(self.spool_dir, self.store, clock=self.clock)
+            if adopted:
+                log.info("adopted %d orphaned spools: %s", len(adopted), adopted)
+        except Exception:  # noqa: BLE001
+            log.exception("spool adoption failed")
+
+    def evaluate(self) -> None:
+        result = self.cycle.tick(self.clock.now())
+        for e in result.errors:
+            log.error("evaluation: %s", e)
+        if result.flush.sent or result.flush.failed:
+            log.info(
+                "notifications sent=%d failed=%d", len(result.flush.sent), len(result.flush.failed)
+            )
+
+    def weekly_report(self) -> None:
+        from slo.report import build_weekly_report, post_report_to_slack
+
+        weekly = self.config.file.reports.weekly
+        try:
+            paths = build_weekly_report(
+                self.store,
+                self.config.slos,
+                clock=self.clock,
+                out_dir=Path(weekly.out_dir),
+                timezone=weekly.timezone,
+            )
+            log.info("weekly report written: %s", paths.html)
+            if weekly.slack is not None:
+                post_report_to_slack(
+                    paths,
+                    token_env=weekly.slack.token_env,
+                    channel=weekly.slack.channel,
+                    api_url=weekly.slack.api_url,
+                )
+        except Exception:  # noqa: BLE001
+            log.exception("weekly report failed")
+
+    def start(self) -> None:
+        self._server, self._server_thread, self.bound_port = serve_metrics(
+            self.exporter, self.host, self.port
+        )
+        log.info("serving /metrics on %s:%d", self.host, self.bound_port)
+        self.adopt()
+        self.scheduler.add_job(self.adopt, "interval", seconds=self.adopt_interval_s, id="adopt")
+        self.scheduler.add_job(
+            self.evaluate,
+            "interval",
+            seconds=self.config.file.alerting.evaluation_interval_s,
+            id="evaluate",
+            next_run_time=datetime.now(UTC),
+        )
+        weekly = self.config.file.reports.weekly
+        if weekly.enabled:
+            self.scheduler.add_job(
+                self.weekly_report,
+                CronTrigger.from_crontab(weekly.cron, timezone=weekly.timezone),
+                id="weekly_report",
+            )
+        self.scheduler.start()
+        if self.schedules_enabled:
+            self._start_validation()
+
+    def _start_validation(self) -> None:
+        try:
+            from validators.scheduler import ValidationScheduler
+        except ImportError:
+            log.warning("validation scheduler unavailable")
+            return
+        specs = [b for b in self.config.backends if b.validation.enabled]
+        if not specs:
+            return
+        self.validation = ValidationScheduler.from_config(
+            self.store, specs, clock=self.clock, holder_id=self.holder_id
+        )
+        self.validation.start()
+
+    def stop(self) -> None:
+        log.info("stopping")
+        if self.validation is not None:
+            self.validation.shutdown()
+        self.scheduler.shutdown(wait=True)
+        try:
+            self.router.flush(self.clock.now())
+        except Exception:  # noqa: BLE001
+            log.exception("final router flush failed")
+        if self._server is not None:
+            stop_metrics_server(self._server, self._server_thread)
+        from collector.recorder import close_all
+
+        close_all()
+        log.info("stopped")
+
+    def run_forever(self) -> None:
+        configure_json_logging()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stop.set())
+        self.start()
+        self._stop.wait()
+        self.stop()
+
+
+class _AlertsSource:
+    """qsre_alerts_firing{kind,severity} from the router's live state."""
+
+    def __init__(self, router: Any, clock: Any) -> None:
+        self.router = router
+        self.clock = clock
+
+    def collect(self):  # noqa: ANN201
+        from prometheus_client.core import GaugeMetricFamily
+
+        g = GaugeMetricFamily(
+            "qsre_alerts_firing",
+            "Alerts firing (not silenced or inhibited) by kind and severity",
+            labels=["kind", "severity"],
+        )
+        for (kind, severity), n in sorted(self.router.firing_counts(self.clock.now()).items()):
+            g.add_metric([kind, severity], n)
+        yield g
