@@ -1,0 +1,404 @@
+"""`qsre demo`: the whole story on the embedded default, on a virtual clock.
+
+A simulated week (ISO week 2026-W47) on three simulated backends — one stable, one
+whose reported calibration drifts from day 3, one with an unreported firmware bug
+from day 5 — with a workload from several projects that includes a queue spike, an
+auth outage and a billing spike. Hourly validation, SLO evaluation and alert
+routing run every few simulated minutes. At the end: a scorecard (each injected
+fault: detected? when? by which alert? which runbook?) and the paths of what was
+written (dashboards, Prometheus rules, weekly report, alert log).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from qiskit import QuantumCircuit, transpile
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from collector.clock import VirtualClock
+from collector.proxy import ExecutionProxy
+from collector.recorder import spool_recorder
+from collector.retry import RetryPolicy
+from collector.store import Store
+from qsre.config import EMBEDDED_DEFAULT, Config, load_config
+from qsre.cycle import EvaluationCycle
+from qsre.sim.world import InjectedFault, demo_world
+from qsre.wiring import build_router
+
+DEMO_START = datetime(2026, 11, 16, tzinfo=UTC)  # Monday of ISO week 2026-W47
+PROJECTS = ("chem-team", "finance-opt", "ml-research")
+STEP_MINUTES = 5
+WORKLOAD_EVERY_MINUTES = 15
+VALIDATE_EVERY_MINUTES = 60
+# Grace after a fault ends within which a first alert still counts as detecting it.
+DETECTION_GRACE = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class FiredAlert:
+    fingerprint: str
+    kind: str
+    severity: str
+    backend: str | None
+    labels: dict[str, str]
+    runbook_url: str
+    started_at: datetime
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScorecardRow:
+    fault: str
+    backend: str | None
+    injected_at: str
+    detected: bool
+    detected_at: str | None
+    alert: str | None
+    severity: str | None
+    runbook: str | None
+    delay_minutes: float | None
+
+
+def _workload_circuits(backend: Any) -> list[QuantumCircuit]:
+    circuits = []
+    for n in (2, 3):
+        qc = QuantumCircuit(n, name=f"ghz{n}")
+        qc.h(0)
+        for q in range(1, n):
+            qc.cx(q - 1, q)
+        qc.measure_all()
+        circuits.append(qc)
+    qc = QuantumCircuit(3, name="ansatz")
+    for q in range(3):
+        qc.ry(0.3 + q, q)
+    qc.cx(0, 1)
+    qc.cx(1, 2)
+    qc.measure_all()
+    circuits.append(qc)
+    return transpile(circuits, backend, optimization_level=1, seed_transpiler=1)
+
+
+class DemoRun:
+    def __init__(
+        self, out: Path, days: float, config: Config | None = None, seed: int = 47
+    ) -> None:
+        self.out = out
+        self.days = days
+        self.config = config or load_config(EMBEDDED_DEFAULT)
+        self.rng = random.Random(seed)
+        self.clock = VirtualClock(DEMO_START)
+        if out.exists():
+            for name in ("qsre.db", "qsre.db-wal", "qsre.db-shm", "qsre.db.spool", "alerts.log"):
+                p = out / name
+                if p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink(missing_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        self.store = Store(f"sqlite:///{out / 'qsre.db'}")
+        self.recorder = spool_recorder(self.store)
+        self.world = demo_world(self.clock, DEMO_START)
+        self.alert_log_path = out / "alerts.log"
+        self._alert_stream = open(self.alert_log_path, "w")  # noqa: SIM115 - closed in finish()
+        self.router = build_router(
+            self.config, self.store, self.clock, console_stream=self._alert_stream
+        )
+        self.cycle = EvaluationCycle(self.config, self.store, self.router, self.clock)
+        pricing = {b.name: b.pricing for b in self.config.backends}
+        default_pricing = next((p for p in pricing.values() if p is not None), None)
+        retry = RetryPolicy(max_attempts=3, base_delay_s=1.0, max_delay_s=10.0, budget_s=30.0)
+        self.proxies: dict[tuple[str, str], ExecutionProxy] = {}
+        self.circuits: dict[str, list[QuantumCircuit]] = {}
+        for backend in self.world.backends:
+            self.circuits[backend.name] = _workload_circuits(backend)
+            for project in PROJECTS:
+                self.proxies[(backend.name, project)] = ExecutionProxy(
+                    backend,
+                    store=self.store,
+                    project=project,
+                    tags={"team": project.split("-")[0], "workload": "demo"},
+                    pricing=pricing.get(backend.name) or default_pricing,
+                    retry=retry,
+                    clock=self.clock,
+                )
+        self.validator = self._validation_runner()
+        self.fired: dict[str, FiredAlert] = {}
+        self.jobs_submitted = 0
+        self.jobs_failed = 0
+        self.validation_runs = 0
+
+    def _validation_runner(self) -> Any:
+        from validators.drift import DivergenceConfig, DriftConfig
+        from validators.runner import ValidationRunner
+
+        v = self.config.file.validation
+        return ValidationRunner(
+            self.store,
+            {
+                "circuits": v.circuits,
+                "shots": v.shots,
+                "seed": v.seed,
+                **({"layout": v.layout} if v.layout else {}),
+            },
+            clock=self.clock,
+            drift_config=DriftConfig(**v.drift),
+            divergence_config=DivergenceConfig(**v.divergence),
+        )
+
+    # ------------------------------------------------------------ the week
+    def _shots_multiplier(self, project: str, now: datetime) -> float:
+        for f in self.world.faults:
+            if (
+                f.project == project
+                and f.shots_multiplier
+                and f.injected_at <= now < (f.ended_at or now)
+            ):
+                return f.shots_multiplier
+        return 1.0
+
+    def _workload(self, now: datetime) -> None:
+        for (backend, project), proxy in self.proxies.items():
+            circuit = self.rng.choice(self.circuits[backend])
+            shots = int(self.rng.choice((500, 1000, 2000)) * self._shots_multiplier(project, now))
+            self.jobs_submitted += 1
+            try:
+                proxy.run(circuit, shots=shots).result()
+            except Exception:  # noqa: BLE001 - failures are the point; they are recorded
+                self.jobs_failed += 1
+
+    def _validate(self) -> None:
+        for backend in self.world.backends:
+            self.validator.run(backend)
+            self.validation_runs += 1
+
+    def _track_alerts(self, now: datetime) -> None:
+        firing = set()
+        for st in self.router.statuses(now):
+            if st.state != "firing":
+                continue
+            a = st.alert
+            fp = a.fingerprint
+            firing.add(fp)
+            if fp not in self.fired:
+                self.fired[fp] = FiredAlert(
+                    fingerprint=fp,
+                    kind=a.labels.get("kind", ""),
+                    severity=a.labels.get("severity", ""),
+                    backend=a.labels.get("backend"),
+                    labels=dict(a.labels),
+                    runbook_url=a.annotations.get("runbook_url", ""),
+                    started_at=now,
+                )
+        for fp, fa in list(self.fired.items()):
+            if fa.resolved_at is None and fp not in firing:
+                self.fired[fp] = FiredAlert(**{**asdict(fa), "resolved_at": now})
+
+    def run(self, progress: Progress | None = None) -> None:
+        total_steps = int(self.days * 24 * 60 / STEP_MINUTES)
+        task = progress.add_task("simulating", total=total_steps) if progress else None
+        for step in range(total_steps):
+            now = DEMO_START + timedelta(minutes=step * STEP_MINUTES)
+            self.clock.set(now)
+            minute = step * STEP_MINUTES
+            if minute % VALIDATE_EVERY_MINUTES == 0:
+                self._validate()
+            if minute % WORKLOAD_EVERY_MINUTES == 0:
+                self._workload(now)
+            self.recorder.flush()
+            self.cycle.tick(now)
+            self._track_alerts(now)
+            if progress is not None and task is not None:
+                progress.update(task, advance=1, description=f"simulating {now:%a %H:%M}")
+        self.clock.set(DEMO_START + timedelta(minutes=total_steps * STEP_MINUTES))
+
+    # ------------------------------------------------------------ results
+    def scorecard(self) -> list[ScorecardRow]:
+        rows = []
+        alerts = sorted(self.fired.values(), key=lambda a: a.started_at)
+        end = self.clock.now()
+        for fault in self.world.faults:
+            if fault.injected_at >= end:
+                continue
+            match = _first_match(fault, alerts, end)
+            rows.append(
+                ScorecardRow(
+                    fault=fault.fault,
+                    backend=fault.backend,
+                    injected_at=fault.injected_at.isoformat(),
+                    detected=match is not None,
+                    detected_at=match.started_at.isoformat() if match else None,
+                    alert=match.labels.get("alertname") if match else None,
+                    severity=match.severity if match else None,
+                    runbook=match.runbook_url if match else None,
+                    delay_minutes=(match.started_at - fault.injected_at).total_seconds() / 60
+                    if match
+                    else None,
+                )
+            )
+        return rows
+
+    def unexpected_alerts(self) -> list[FiredAlert]:
+        """Alerts on a backend that no injected fault explains (false alarms)."""
+        out = []
+        for a in self.fired.values():
+            if a.backend is None:
+                continue
+            explained = any(
+                (f.backend in (None, a.backend))
+                and f.injected_at
+                <= a.started_at
+                <= (f.ended_at or self.clock.now()) + DETECTION_GRACE
+                for f in self.world.faults
+            )
+            if not explained:
+                out.append(a)
+        return out
+
+    def write_outputs(self) -> dict[str, str]:
+        from dashboards import write_dashboards
+        from slo.report import build_weekly_report
+        from slo.rules import write_rules
+
+        links = self.config.file.links
+        dash_paths = write_dashboards(
+            self.config.slos,
+            self.out / "dashboards",
+            datasource_uid=self.config.file.dashboards.datasource_uid,
+        )
+        rules_path = write_rules(
+            self.config.slos,
+            self.out / "rules",
+            runbook_base_url=links.runbook_base_url,
+            dashboard_base_url=links.dashboard_base_url,
+        )
+        report = build_weekly_report(
+            self.store,
+            self.config.slos,
+            week=DEMO_START.strftime("%G-W%V"),
+            clock=self.clock,
+            out_dir=self.out / "report",
+        )
+        return {
+            "dashboards": str(self.out / "dashboards"),
+            "dashboard_files": ", ".join(p.name for p in dash_paths),
+            "prometheus_rules": str(rules_path),
+            "weekly_report_html": str(report.html),
+            "weekly_report_markdown": str(report.markdown),
+            "alert_log": str(self.alert_log_path),
+            "store": self.store.url,
+        }
+
+    def finish(self) -> None:
+        self.recorder.flush()
+        self._alert_stream.flush()
+
+
+def _first_match(
+    fault: InjectedFault, alerts: list[FiredAlert], end: datetime
+) -> FiredAlert | None:
+    deadline = (fault.ended_at or end) + DETECTION_GRACE
+    for a in alerts:
+        if a.kind != fault.fault:
+            continue
+        if fault.backend is not None and a.backend != fault.backend:
+            continue
+        if fault.injected_at <= a.started_at <= deadline:
+            return a
+    return None
+
+
+def run_demo(*, out: Path, days: float, as_json: bool, serve: bool, port: int) -> int:
+    console = Console(stderr=as_json)
+    t0 = time.monotonic()
+    demo = DemoRun(out, days)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        demo.run(progress)
+    demo.finish()
+    paths = demo.write_outputs()
+    card = demo.scorecard()
+    unexpected = demo.unexpected_alerts()
+    elapsed = time.monotonic() - t0
+    (out / "scorecard.json").write_text(json.dumps([asdict(r) for r in card], indent=2))
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                [{k: v for k, v in asdict(r).items() if k != "delay_minutes"} for r in card],
+                indent=2,
+            )
+            + "\n"
+        )
+    else:
+        table = Table(title=f"qsre demo scorecard: {days:g} simulated days in {elapsed:.0f} s")
+        for col in (
+            "fault",
+            "backend",
+            "injected",
+            "detected",
+            "after",
+            "alert",
+            "severity",
+            "runbook",
+        ):
+            table.add_column(col)
+        for r in card:
+            table.add_row(
+                r.fault,
+                r.backend or "(all)",
+                r.injected_at[5:16].replace("T", " "),
+                "[green]yes[/]" if r.detected else "[red]NO[/]",
+                f"{r.delay_minutes:.0f} min" if r.delay_minutes is not None else "",
+                r.alert or "",
+                r.severity or "",
+                r.runbook or "",
+            )
+        console.print(table)
+        console.print(
+            f"{demo.jobs_submitted} workload jobs ({demo.jobs_failed} failed as injected), "
+            f"{demo.validation_runs} validation suite runs, {len(demo.fired)} alerts fired, "
+            f"{len(unexpected)} unexpected (false alarms)"
+        )
+        for a in unexpected:
+            console.print(f"  [yellow]unexpected:[/] {a.labels} at {a.started_at.isoformat()}")
+        for key, value in paths.items():
+            console.print(f"{key}: {value}")
+    if serve:
+        _serve(demo, port, console)
+    return 0 if all(r.detected for r in card) and not unexpected else 1
+
+
+def _serve(demo: DemoRun, port: int, console: Console) -> None:
+    import threading
+
+    from collector.exporter import StoreExporter, serve_metrics
+
+    exporter = StoreExporter(demo.store, demo.clock)
+    try:
+        from validators.metrics import ValidationMetricsSource
+
+        exporter.add_source(ValidationMetricsSource(demo.store))
+    except ImportError:
+        pass
+    exporter.add_source(demo.cycle.engine.metrics_source())
+    _, _, bound = serve_metrics(exporter, "127.0.0.1", port)
+    console.print(f"serving /metrics on http://127.0.0.1:{bound}/metrics (Ctrl-C to stop)")
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
