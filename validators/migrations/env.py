@@ -1,0 +1,3 @@
+from collector.migrate import run_env
+
+run_env()

@@ -1,0 +1,519 @@
+"""Run the reference suite on a backend through the execution proxy and judge it.
+
+One suite run on one backend:
+
+1. every reference circuit, compiled by :func:`validators.reference.transpile_reference`
+   (the same compiled circuit the noisy prediction used), is submitted as its own job
+   through :class:`collector.proxy.ExecutionProxy` (project ``qsre-validation``, tags
+   ``purpose=validation`` and ``circuit=<name>``). Per-circuit jobs cost ~4 ms each on
+   a simulator (vs ~2.5 ms per circuit batched) and give one job record per circuit,
+   so a failing circuit is an error row of its own and the job table says which
+   reference circuit a validation job ran;
+2. counts are compared with the exact ideal distribution (Hellinger fidelity, TVD),
+   with the backend's noisy prediction (:func:`validators.drift.check_divergence`;
+   not evaluated without calibration, never DIVERGED) and fed to the backend's
+   persisted :class:`validators.drift.DriftDetector`;
+3. one ``validation_runs`` row per circuit and the detector state are written in one
+   transaction, and a frozen :class:`ValidationReport` is returned.
+
+Baseline policy. The detector's calibration id is the calibration the baseline was
+learned under, not every new calibration timestamp: a recalibration restarts the
+baseline only once the detector has latched DRIFT (the recalibration is where the
+new state is accepted). A routine recalibration that reports the same device keeps
+the baseline (restarting would leave the detector learning for ``baseline_runs`` of
+every calibration period), and a recalibration that *reports* worse errors is
+exactly the drift the detector is for: the CUSUM judges the device against its
+pre-change baseline, and the evidence records how much the reported calibration
+moved the predicted distributions (``reported_change_tvd``).
+
+Version context. Each run records qiskit / qiskit-aer / provider versions and the
+transpiler settings. A DRIFT or DIVERGED finding whose onset is within
+``VERSION_COINCIDENCE_RUNS`` runs of a version change says
+"firmware/compiler regression" in its evidence.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import qiskit
+import qiskit_aer
+from qiskit.providers import BackendV2
+
+from collector.classify import classify_exception
+from collector.clock import Clock, SystemClock
+from collector.proxy import ExecutionProxy
+from collector.store import Store
+from validators.circuits import (
+    TRANSPILE_OPTIMIZATION_LEVEL,
+    ReferenceCircuit,
+    SuiteConfig,
+    build_suite,
+)
+from validators.distance import hellinger_fidelity, total_variation_distance
+from validators.drift import (
+    DivergenceConfig,
+    DivergenceResult,
+    DriftConfig,
+    DriftDetector,
+    DriftResult,
+    check_divergence,
+)
+from validators.errors import DetectorStateError
+from validators.reference import (
+    calibration_timestamp,
+    has_calibration,
+    predicted_distribution,
+    transpile_reference,
+)
+from validators.store import DetectorStateRecord, ValidationRunRecord, ValidationStore
+from validators.verdict import (
+    BackendVerdict,
+    Verdict,
+    VersionChange,
+    combine,
+    version_change,
+    worst,
+)
+
+log = logging.getLogger(__name__)
+
+VALIDATION_PROJECT = "qsre-validation"
+RUNNER_STATE_VERSION = 1
+# A finding whose onset is this close (in suite runs) to a version change is
+# attributed to the change.
+VERSION_COINCIDENCE_RUNS = 2
+
+ProxyFactory = Callable[[BackendV2, dict[str, Any]], BackendV2]
+SuiteLike = SuiteConfig | Mapping[str, Any] | Sequence[ReferenceCircuit] | None
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Outcome of one suite run on one backend (``qsre validate --json``)."""
+
+    backend: str
+    run_id: str
+    ran_at: datetime
+    verdict: str  # worst row verdict; 'error' only when every circuit failed
+    rows: tuple[ValidationRunRecord, ...]
+    calibration_at: datetime | None = None
+    likely_cause: str = ""
+    versions: dict[str, Any] = field(default_factory=dict)
+    backend_verdict: BackendVerdict | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def drift(self) -> bool:
+        return any(r.drift for r in self.rows)
+
+    @property
+    def diverged(self) -> bool | None:
+        values = [r.diverged for r in self.rows if r.diverged is not None]
+        return any(values) if values else None
+
+    def row(self, circuit: str) -> ValidationRunRecord:
+        for r in self.rows:
+            if r.circuit == circuit:
+                return r
+        raise KeyError(f"no circuit {circuit!r} in run {self.run_id} of {self.backend}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe."""
+        return {
+            "backend": self.backend,
+            "run_id": self.run_id,
+            "ran_at": self.ran_at.isoformat(),
+            "verdict": self.verdict,
+            "drift": self.drift,
+            "diverged": self.diverged,
+            "calibration_at": self.calibration_at.isoformat() if self.calibration_at else None,
+            "likely_cause": self.likely_cause,
+            "versions": self.versions,
+            "circuits": [r.to_dict() for r in self.rows],
+            "findings": self.backend_verdict.to_dict() if self.backend_verdict else None,
+        }
+
+
+@lru_cache(maxsize=64)
+def _distribution_version(module: str) -> tuple[str | None, str | None]:
+    top = module.split(".")[0]
+    try:
+        dists = importlib.metadata.packages_distributions().get(top) or [top]
+        return dists[0], importlib.metadata.version(dists[0])
+    except importlib.metadata.PackageNotFoundError:
+        return top, None
+
+
+def version_context(backend: Any) -> dict[str, Any]:
+    """Versions and settings that can change a backend's results without the device
+    changing: SDK, simulator, provider package, backend version, transpiler."""
+    package, version = _distribution_version(type(backend).__module__)
+    return {
+        "qiskit": qiskit.__version__,
+        "qiskit-aer": qiskit_aer.__version__,
+        "provider": {
+            "package": package,
+            "version": version,
+            "backend_version": str(getattr(backend, "backend_version", None)),
+        },
+        "transpiler": {
+            "optimization_level": TRANSPILE_OPTIMIZATION_LEVEL,
+            "seed_transpiler": 0,
+        },
+    }
+
+
+def _row_verdict(drift: Verdict, divergence: Verdict) -> str:
+    return worst([drift, divergence]).value
+
+
+class ValidationRunner:
+    """Runs the suite on backends and persists the results (see the module doc).
+
+    ``suite``: a :class:`SuiteConfig` (or its mapping form; built per backend for its
+    qubit count), a prebuilt list of reference circuits, or None for the default
+    suite. ``proxy_factory(backend, tags)`` builds the recording proxy (to add
+    pricing, quotas or a retry policy); by default a plain ``ExecutionProxy`` on the
+    validation store's event store.
+    """
+
+    def __init__(
+        self,
+        vstore: ValidationStore | Store | str,
+        suite: SuiteLike = None,
+        *,
+        clock: Clock | None = None,
+        drift_config: DriftConfig | None = None,
+        divergence_config: DivergenceConfig | None = None,
+        proxy_factory: ProxyFactory | None = None,
+        project: str = VALIDATION_PROJECT,
+    ) -> None:
+        self.vstore = vstore if isinstance(vstore, ValidationStore) else ValidationStore(vstore)
+        self.clock = clock or SystemClock()
+        self.drift_config = drift_config
+        self.divergence_config = divergence_config or DivergenceConfig()
+        self.project = project
+        self._proxy_factory = proxy_factory
+        self._suite_spec = suite
+        self._suites: dict[tuple[str, int], list[ReferenceCircuit]] = {}
+        self._proxies: dict[tuple[int, str], BackendV2] = {}
+        # backend -> (updated_at, state dict, detector): skips re-parsing the detector
+        # state when nobody else wrote it since our last run.
+        self._cache: dict[str, tuple[datetime, dict[str, Any], DriftDetector]] = {}
+
+    # ------------------------------------------------------------ setup
+    def suite_for(self, backend: BackendV2) -> list[ReferenceCircuit]:
+        spec = self._suite_spec
+        if spec is not None and not isinstance(spec, SuiteConfig | Mapping):
+            return list(spec)
+        key = (backend.name, int(backend.num_qubits))
+        if key not in self._suites:
+            self._suites[key] = build_suite(spec or SuiteConfig(), backend.num_qubits)
+        return self._suites[key]
+
+    def _proxy(self, backend: BackendV2, circuit: str) -> BackendV2:
+        key = (id(backend), circuit)
+        proxy = self._proxies.get(key)
+        if proxy is None or getattr(proxy, "wrapped", backend) is not backend:
+            tags = {"purpose": "validation", "circuit": circuit}
+            if self._proxy_factory is not None:
+                proxy = self._proxy_factory(backend, tags)
+            else:
+                proxy = ExecutionProxy(
+                    backend,
+                    store=self.vstore.store,
+                    project=self.project,
+                    tags=tags,
+                    clock=self.clock,
+                )
+            self._proxies[key] = proxy
+        return proxy
+
+    # ------------------------------------------------------------ state
+    def _load(self, backend: str) -> tuple[dict[str, Any], DriftDetector]:
+        record = self.vstore.load_state(backend)
+        cached = self._cache.get(backend)
+        if record is not None and cached is not None and cached[0] == record.updated_at:
+            return cached[1], cached[2]
+        state: dict[str, Any] = {}
+        detector: DriftDetector | None = None
+        if record is not None and record.detector_state.get("version") == RUNNER_STATE_VERSION:
+            state = dict(record.detector_state)
+            try:
+                detector = DriftDetector.from_dict(state["drift"])
+            except (DetectorStateError, KeyError) as exc:
+                log.warning("validation state of %s unreadable (%s); relearning", backend, exc)
+                state, detector = {}, None
+        config = self.drift_config
+        if detector is not None and config is not None and detector.config != config:
+            log.info("drift config of %s changed; learning a new baseline", backend)
+            state, detector = {}, None
+        if detector is None:
+            detector = DriftDetector(self.drift_config)
+        return state, detector
+
+    # ------------------------------------------------------------ run
+    def run(self, backend: BackendV2) -> ValidationReport:
+        """One suite run on ``backend``; never raises for job failures (error rows)."""
+        name = backend.name
+        ran_at = self.clock.now()
+        run_id = str(uuid.uuid4())
+        suite = self.suite_for(backend)
+        cal_at = calibration_timestamp(backend)
+        calibrated = has_calibration(backend)
+        versions = version_context(backend)
+
+        counts: dict[str, dict[str, int]] = {}
+        job_ids: dict[str, str | None] = {}
+        errors: dict[str, dict[str, Any]] = {}
+        predictions: dict[str, dict[str, float] | None] = {}
+        for ref in suite:
+            compiled = transpile_reference(ref, backend)
+            if calibrated:
+                try:
+                    predictions[ref.name] = predicted_distribution(ref, backend, cal_at)
+                except Exception as exc:  # noqa: BLE001 - no prediction: not evaluated
+                    log.warning("prediction of %s on %s failed: %s", ref.name, name, exc)
+                    predictions[ref.name] = None
+            else:
+                predictions[ref.name] = None
+            job = None
+            try:
+                job = self._proxy(backend, ref.name).run(compiled, shots=ref.shots)
+                job_ids[ref.name] = getattr(job, "qsre_job_id", None)
+                raw = job.result().get_counts()
+                counts[ref.name] = {str(k).replace(" ", ""): int(v) for k, v in raw.items()}
+            except Exception as exc:  # noqa: BLE001 - a failed job is an error row
+                job_ids.setdefault(ref.name, getattr(job, "qsre_job_id", None))
+                errors[ref.name] = {
+                    "error_class": classify_exception(exc),
+                    "error": f"{type(exc).__name__}: {exc}"[:1000],
+                    "stage": "submit" if job is None else "result",
+                }
+
+        state, detector = self._load(name)
+        run_index = int(state.get("run_index", 0)) + 1
+        cal_iso = cal_at.isoformat() if cal_at else None
+
+        # Baseline epoch: see the module doc.
+        epoch = state.get("epoch", cal_iso) if state else cal_iso
+        reported_change: dict[str, float] = {}
+        previous_cal = state.get("calibration_at") if state else None
+        previous_pred = state.get("predicted") or {}
+        if state and cal_iso != previous_cal:
+            for circuit, new in predictions.items():
+                old = previous_pred.get(circuit)
+                if old and new:
+                    reported_change[circuit] = total_variation_distance(old, new)
+            if detector.drifted_circuits:
+                epoch = cal_iso
+
+        drift_result: DriftResult | None = None
+        if counts:
+            drift_result = detector.update(counts, calibration_id=epoch)
+        divergence = check_divergence(
+            counts, {c: predictions.get(c) for c in counts}, self.divergence_config
+        )
+
+        # Version change and the onsets it may explain.
+        vc_now = version_change(state.get("versions"), versions) if state else VersionChange()
+        if vc_now.changed:
+            state["version_change"] = {"run_index": run_index, "changes": vc_now.to_dict()}
+        div_since = state.get("divergence_since_run")
+        if divergence.verdict == Verdict.DIVERGED:
+            div_since = div_since or run_index
+        elif counts and divergence.verdict != Verdict.NOT_EVALUATED:
+            div_since = None
+        onsets = [div_since] if div_since else []
+        if drift_result is not None and drift_result.drift_since_run is not None:
+            # drift_since_run counts detector updates; map it onto suite runs.
+            onsets.append(run_index - (detector.run_index - drift_result.drift_since_run))
+        coincident = VersionChange()
+        stored_vc = state.get("version_change")
+        if stored_vc and any(
+            abs(o - stored_vc["run_index"]) <= VERSION_COINCIDENCE_RUNS for o in onsets
+        ):
+            coincident = VersionChange(
+                tuple(
+                    (c["key"], c["previous"], c["current"]) for c in stored_vc["changes"]["changes"]
+                )
+            )
+        findings = (*(drift_result.evidence() if drift_result else ()), *divergence.evidence())
+        verdict = combine(name, findings, coincident)
+        cause = verdict.likely_cause
+        if coincident.changed and cause:
+            cause = f"firmware/compiler regression ({coincident.describe()})"
+
+        rows = self._rows(
+            suite=suite,
+            backend=name,
+            run_id=run_id,
+            ran_at=ran_at,
+            cal_at=cal_at,
+            counts=counts,
+            predictions=predictions,
+            errors=errors,
+            job_ids=job_ids,
+            drift_result=drift_result,
+            divergence=divergence,
+            reported_change=reported_change,
+            cause=cause,
+            versions=versions,
+        )
+        new_state = {
+            "version": RUNNER_STATE_VERSION,
+            "drift": detector.to_dict(),
+            "run_index": run_index,
+            "epoch": epoch,
+            "calibration_at": cal_iso,
+            "predicted": {c: p for c, p in predictions.items() if p is not None},
+            "versions": versions,
+            "version_change": state.get("version_change"),
+            "divergence_since_run": div_since,
+        }
+        updated_at = ran_at
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] >= updated_at:
+            # Two runs in one clock tick (virtual time): keep updated_at strictly rising
+            # so the cache check above can tell our write from someone else's.
+            updated_at = cached[0] + timedelta(microseconds=1)
+        self.vstore.record_run(
+            rows,
+            DetectorStateRecord(
+                backend=name,
+                detector_state=new_state,
+                updated_at=updated_at,
+                baseline_calibration_at=datetime.fromisoformat(epoch) if epoch else None,
+            ),
+        )
+        self._cache[name] = (updated_at, new_state, detector)
+        evaluated = [r.verdict for r in rows if r.verdict != "error"]
+        overall = worst(Verdict(v) for v in evaluated).value if evaluated else "error"
+        return ValidationReport(
+            backend=name,
+            run_id=run_id,
+            ran_at=ran_at,
+            verdict=overall,
+            rows=tuple(rows),
+            calibration_at=cal_at,
+            likely_cause=cause,
+            versions=versions,
+            backend_verdict=verdict,
+        )
+
+    def _rows(
+        self,
+        *,
+        suite: Sequence[ReferenceCircuit],
+        backend: str,
+        run_id: str,
+        ran_at: datetime,
+        cal_at: datetime | None,
+        counts: Mapping[str, Mapping[str, int]],
+        predictions: Mapping[str, Mapping[str, float] | None],
+        errors: Mapping[str, Mapping[str, Any]],
+        job_ids: Mapping[str, str | None],
+        drift_result: DriftResult | None,
+        divergence: DivergenceResult,
+        reported_change: Mapping[str, float],
+        cause: str,
+        versions: dict[str, Any],
+    ) -> list[ValidationRunRecord]:
+        drift_by = {c.circuit: c for c in (drift_result.circuits if drift_result else ())}
+        div_by = {c.circuit: c for c in divergence.circuits}
+        rows = []
+        for ref in suite:
+            common = {
+                "run_id": run_id,
+                "backend": backend,
+                "circuit": ref.name,
+                "family": ref.family,
+                "ran_at": ran_at,
+                "shots": ref.shots,
+                "job_id": job_ids.get(ref.name),
+                "calibration_at": cal_at,
+                "versions": versions,
+            }
+            if ref.name in errors:
+                rows.append(
+                    ValidationRunRecord(**common, verdict="error", evidence=dict(errors[ref.name]))
+                )
+                continue
+            measured = counts[ref.name]
+            d = drift_by.get(ref.name)
+            g = div_by[ref.name]
+            drift_v = d.verdict if d is not None else Verdict.NOT_EVALUATED
+            evaluated_div = g.verdict != Verdict.NOT_EVALUATED
+            evidence: dict[str, Any] = {
+                "drift": d.to_dict() if d is not None else None,
+                "divergence": g.to_dict(),
+                "prediction": "backend calibration" if predictions.get(ref.name) else None,
+            }
+            if drift_result is not None:
+                evidence["drift_backend"] = {
+                    "status": drift_result.status,
+                    "verdict": drift_result.verdict.value,
+                    "cusum": drift_result.cusum,
+                    "threshold": drift_result.threshold,
+                    "drift_since_run": drift_result.drift_since_run,
+                }
+            if ref.name in reported_change:
+                evidence["reported_change_tvd"] = reported_change[ref.name]
+            row_verdict = _row_verdict(drift_v, g.verdict)
+            if cause and row_verdict in ("drift", "diverged"):
+                evidence["likely_cause"] = cause
+            rows.append(
+                ValidationRunRecord(
+                    **common,
+                    verdict=row_verdict,
+                    fidelity=hellinger_fidelity(measured, ref.ideal_probabilities),
+                    tvd_ideal=total_variation_distance(measured, ref.ideal_probabilities),
+                    divergence_tvd=g.tvd if evaluated_div else None,
+                    divergence_p=g.p_value if evaluated_div else None,
+                    drift_statistic=d.cusum if d is not None and d.z is not None else None,
+                    drift_threshold=d.threshold if d is not None else None,
+                    drift=drift_v == Verdict.DRIFT,
+                    diverged=(g.verdict == Verdict.DIVERGED) if evaluated_div else None,
+                    evidence=evidence,
+                )
+            )
+        return rows
+
+
+def run_validation(
+    backend: BackendV2,
+    *,
+    store: ValidationStore | Store | str,
+    suite: SuiteLike = None,
+    clock: Clock | None = None,
+    drift_config: DriftConfig | None = None,
+    divergence_config: DivergenceConfig | None = None,
+    proxy_factory: ProxyFactory | None = None,
+) -> ValidationReport:
+    """One-shot suite run (``qsre validate``); for repeated runs keep a
+    :class:`ValidationRunner`, which caches proxies, suites and detector state."""
+    runner = ValidationRunner(
+        store,
+        suite,
+        clock=clock,
+        drift_config=drift_config,
+        divergence_config=divergence_config,
+        proxy_factory=proxy_factory,
+    )
+    return runner.run(backend)
+
+
+__all__ = [
+    "VALIDATION_PROJECT",
+    "ValidationReport",
+    "ValidationRunner",
+    "run_validation",
+    "version_context",
+]
