@@ -2,11 +2,17 @@
 
 from collector.clock import Clock, SystemClock, VirtualClock
 from collector.errors import CollectorError, InvalidInput, QuotaExceeded, ResultCorrupt, StoreError
+from collector.proxy import ExecutionProxy
 from collector.records import Job
+from collector.retry import RetryPolicy
+from collector.sampler import instrument_sampler
 from collector.store import Store
 
 __all__ = [
     "Clock",
+    "ExecutionProxy",
+    "RetryPolicy",
+    "instrument_sampler",
     "CollectorError",
     "InvalidInput",
     "Job",

@@ -25,7 +25,9 @@ class QuotaExceeded(CollectorError):
         self.value = value
         self.maximum = maximum
         self.scope = scope
-        super().__init__(f"quota exceeded: {limit} for {scope} would be {value:g}, limit is {maximum:g}")
+        super().__init__(
+            f"quota exceeded: {limit} for {scope} would be {value:g}, limit is {maximum:g}"
+        )
 
 
 class ResultCorrupt(CollectorError):

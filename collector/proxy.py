@@ -141,6 +141,51 @@ def extract_counts(result: Any, shots: int) -> list[dict[str, Any]]:
     return out
 
 
+def lifecycle_times(
+    inner_job: Any,
+    result: Any,
+    submitted_at: datetime,
+    observed_running: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Lifecycle times of a finished job: from provider metadata where it exists
+    (qiskit-ibm-runtime's ``job.metrics()`` timestamps and quantum seconds, Aer's
+    ``result.time_taken``), else from what the proxy observed."""
+    started = finished = None
+    run_seconds = None
+    metrics_fn = getattr(inner_job, "metrics", None)
+    if callable(metrics_fn):
+        try:
+            metrics = metrics_fn() or {}
+            stamps = metrics.get("timestamps") or {}
+            started = _parse_ts(stamps.get("running"))
+            finished = _parse_ts(stamps.get("finished"))
+            usage = metrics.get("usage") or {}
+            if usage.get("quantum_seconds") is not None:
+                run_seconds = float(usage["quantum_seconds"])
+        except Exception:  # noqa: BLE001 - metadata only
+            recorder_errors.inc("provider_metrics")
+    if run_seconds is None:
+        taken = getattr(result, "time_taken", None)
+        if isinstance(taken, (int, float)):
+            run_seconds = float(taken)
+    finished = finished or now
+    if started is None:
+        started = observed_running
+    if started is None and run_seconds is not None:
+        started = finished - timedelta(seconds=run_seconds)
+    started = max(started, submitted_at) if started is not None else None
+    if run_seconds is None and started is not None:
+        run_seconds = (finished - started).total_seconds()
+    return {
+        "started_at": _iso(started),
+        "finished_at": finished.isoformat(),
+        "queue_seconds": (started - submitted_at).total_seconds() if started else None,
+        "run_seconds": run_seconds,
+        "e2e_seconds": max(0.0, (finished - submitted_at).total_seconds()),
+    }
+
+
 class ExecutionProxy(BackendV2):
     """A recording drop-in for any ``BackendV2``.
 
@@ -481,40 +526,7 @@ class ProxyJob(JobV1):
         return result, None
 
     def _timings(self, result: Any, now: datetime) -> dict[str, Any]:
-        """Lifecycle times from provider metadata where it exists, else observed."""
-        started = finished = None
-        run_seconds = None
-        metrics_fn = getattr(self._inner, "metrics", None)
-        if callable(metrics_fn):
-            try:
-                metrics = metrics_fn() or {}
-                stamps = metrics.get("timestamps") or {}
-                started = _parse_ts(stamps.get("running"))
-                finished = _parse_ts(stamps.get("finished"))
-                usage = metrics.get("usage") or {}
-                if usage.get("quantum_seconds") is not None:
-                    run_seconds = float(usage["quantum_seconds"])
-            except Exception:  # noqa: BLE001 - metadata only
-                recorder_errors.inc("provider_metrics")
-        if run_seconds is None:
-            taken = getattr(result, "time_taken", None)
-            if isinstance(taken, (int, float)):
-                run_seconds = float(taken)
-        finished = finished or now
-        if started is None:
-            started = self._observed_running
-        if started is None and run_seconds is not None:
-            started = finished - timedelta(seconds=run_seconds)
-        started = max(started, self._submitted_at) if started is not None else None
-        if run_seconds is None and started is not None:
-            run_seconds = (finished - started).total_seconds()
-        return {
-            "started_at": _iso(started),
-            "finished_at": finished.isoformat(),
-            "queue_seconds": (started - self._submitted_at).total_seconds() if started else None,
-            "run_seconds": run_seconds,
-            "e2e_seconds": max(0.0, (finished - self._submitted_at).total_seconds()),
-        }
+        return lifecycle_times(self._inner, result, self._submitted_at, self._observed_running, now)
 
     def _finish_done(self, result: Any, counts: list[dict[str, Any]]) -> None:
         proxy = self._proxy

@@ -78,7 +78,9 @@ def upgrade() -> None:
         sa.Column("calibrated_at", TS, nullable=False),
         sa.Column("captured_at", TS, nullable=False),
         sa.Column("summary", sa.JSON, nullable=False),
-        sa.UniqueConstraint("backend", "calibrated_at", name="uq_calibration_snapshots_backend_calibrated_at"),
+        sa.UniqueConstraint(
+            "backend", "calibrated_at", name="uq_calibration_snapshots_backend_calibrated_at"
+        ),
     )
 
 
