@@ -630,7 +630,10 @@ def _slo_entries(
         return ()
     engine = (engine_factory or default_engine_factory)(store, slos, clock)
     series: dict[str, list[Any]] = defaultdict(list)
-    for at in week.day_starts:
+    now = clock.now()
+    # A week still in progress is evaluated up to its last day boundary so far: the
+    # engine (rightly) refuses instants after now.
+    for at in [d for d in week.day_starts if d <= now]:
         for status in engine.evaluate(at):
             series[status.name].append((at, status))
     out = []

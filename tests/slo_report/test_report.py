@@ -300,3 +300,16 @@ def test_default_week_is_last_complete_week(world, tmp_path):
     data = json.loads(paths.data_json.read_text())
     assert data["week"]["label"] == WEEK
     assert data["totals"]["jobs"] == 1500
+
+
+def test_slo_numbers_match_the_real_engine_at_week_end(world, tmp_path):
+    from slo.engine import SLOEngine
+
+    paths = build_weekly_report(world.store, SLOS, week=WEEK, clock=world.clock, out_dir=tmp_path)
+    (slo,) = json.loads(paths.data_json.read_text())["slos"]
+    (status,) = SLOEngine(world.store, SLOS, clock=world.clock).evaluate(WEEK_END)
+    assert slo["status"] == status.to_dict()
+    assert slo["total"] == status.total > 0
+    assert slo["attainment"] == pytest.approx(status.sli_ratio)
+    assert slo["budget_remaining_ratio"] == pytest.approx(status.budget_remaining_ratio)
+    assert [p["at"] for p in slo["burn_down"]][-1] == WEEK_END.isoformat()
