@@ -220,10 +220,9 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the reference suite once through the proxy and print the verdicts."""
-    from validators.runner import run_validation_once
-
     from collector.clock import SystemClock
     from qsre.config import load_factory
+    from validators.runner import run_validation_once
 
     cfg = _config(config)
     store = _store(config, db)
@@ -255,9 +254,8 @@ def slo_status(
     as_json: JsonOpt = False,
 ) -> None:
     """Per SLO: objective, SLI, budget remaining (ratio and time), burn rates, alert state."""
-    from slo.engine import SLOEngine, format_status_table
-
     from collector.clock import SystemClock
+    from slo.engine import SLOEngine, format_status_table
 
     cfg = _config(config)
     store = _store(config, db)
@@ -508,9 +506,8 @@ def report_weekly(
     ] = False,
 ) -> None:
     """Write the weekly SLO and cost report (HTML + Markdown + JSON)."""
-    from slo.report import build_weekly_report, post_report_to_slack
-
     from collector.clock import SystemClock
+    from slo.report import build_weekly_report, post_report_to_slack
 
     cfg = _config(config)
     store = _store(config, db)

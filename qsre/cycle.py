@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from slo.engine import SLOEngine
-from slo.signals import SignalConfig, evaluate_signals
-
 from collector.clock import Clock
 from collector.store import Store
 from qsre.config import Config
 from slo.alerts import Alert
+from slo.engine import SLOEngine
 from slo.routing import FlushReport, Router
+from slo.signals import SignalConfig, evaluate_signals
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,7 @@ class EvaluationCycle:
         )
         self.links = config.file.links
         self.last: CycleResult | None = None
+        self._last_signals: list[Alert] = []
 
     def tick(self, now: datetime | None = None) -> CycleResult:
         """Evaluate everything as of ``now`` and let the router notify what is due.
@@ -86,7 +86,9 @@ class EvaluationCycle:
                 runbook_base_url=self.links.runbook_base_url,
                 dashboard_base_url=self.links.dashboard_base_url,
                 health=self.health() if self.health else None,
+                previous=self._last_signals,
             )
+            self._last_signals = signal_alerts
             self.router.process(signal_alerts, now, source="signals")
             alerts.extend(signal_alerts)
         except Exception as exc:  # noqa: BLE001

@@ -113,10 +113,10 @@ class Daemon:
         return {"pending_bytes": float(pending)}
 
     def _health(self) -> Any:
-        from slo.signals import Health
+        from slo.signals import HealthSnapshot
 
         spool = self._spool_events()
-        return Health(
+        return HealthSnapshot(
             spool_pending_bytes=int(spool["pending_bytes"]),
             spool_max_bytes=1024 * 1024 * 1024,
             recorder_errors_recent=int(sum(recorder_errors.snapshot().values())),
