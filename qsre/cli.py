@@ -222,27 +222,64 @@ def validate(
     """Run the reference suite once through the proxy and print the verdicts."""
     from collector.clock import SystemClock
     from qsre.config import load_factory
-    from validators.runner import run_validation_once
+    from validators.drift import DivergenceConfig, DriftConfig
+    from validators.runner import run_validation
 
     cfg = _config(config)
     store = _store(config, db)
     clock = SystemClock()
     if backend_factory:
         target = load_factory(backend_factory)()
-        spec = None
+        validation = cfg.file.validation
     else:
         spec = cfg.backend(backend)
         target = spec.build(clock)
-    validation = spec.validation if spec else cfg.file.validation
-    report = run_validation_once(
-        target, store=store, validation=validation.model_dump(), clock=clock, name=backend
+        validation = spec.validation
+    suite: dict[str, Any] = {
+        "circuits": validation.circuits,
+        "shots": validation.shots,
+        "seed": validation.seed,
+    }
+    if validation.layout:
+        suite["layout"] = validation.layout
+    report = run_validation(
+        target,
+        store=store,
+        suite=suite,
+        clock=clock,
+        drift_config=DriftConfig(**validation.drift),
+        divergence_config=DivergenceConfig(**validation.divergence),
     )
+    data = report.to_dict()
     if as_json:
-        _print_json(report.to_dict())
+        _print_json(data)
         return
-    from validators.runner import format_report_table
+    table = Table(title=f"{report.backend}: {report.verdict.upper()} (run {report.run_id[:8]})")
+    for col in (
+        "circuit",
+        "fidelity vs ideal",
+        "TVD vs prediction",
+        "divergence p",
+        "drift stat",
+        "verdict",
+    ):
+        table.add_column(col)
 
-    console.print(format_report_table(report))
+    def fmt(value: Any, spec: str = ".4f") -> str:
+        return "n/a" if value is None else format(value, spec)
+
+    for row in report.rows:
+        table.add_row(
+            row.circuit,
+            fmt(row.fidelity),
+            fmt(row.divergence_tvd),
+            fmt(row.divergence_p, ".2e"),
+            fmt(row.drift_statistic, ".2f"),
+            row.verdict,
+        )
+    console.print(table)
+    if report.likely_cause:
+        console.print(f"likely cause: {report.likely_cause}")
 
 
 # ------------------------------------------------------------------ SLOs
