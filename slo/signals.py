@@ -1,0 +1,750 @@
+"""Failure-mode alert signals: what is wrong right now, read from the event store.
+
+``evaluate_signals(store, now, config, ...)`` returns the alerts that are firing as of
+``now``; the daemon hands them to ``Router.process(alerts, now, source="signals")``
+every cycle, and an alert that is no longer returned is resolved by the router. The
+function keeps no state and reads only rows up to ``now``, so a virtual clock can
+replay days of history.
+
+Signals and what they look at (thresholds in ``slo.signal_config``):
+
+- auth_failure / result_corruption / quota_breach (job-level, one alert per backend and
+  error class): jobs that failed with error_class auth / result_corrupt / quota and
+  finished in the last window.
+- network_blips: jobs that failed as ``transient`` or only succeeded after a retry
+  (attempts > 1), as a share of the backend's jobs (client-side rejections excluded).
+- queue_overload: the nearest-rank quantile (median by default, so one stuck job at
+  low traffic does not alert) of queue_seconds of jobs finished in the window above a
+  threshold; or several jobs still ``queued`` long after submission (a queue so stuck
+  that nothing finishes). Jobs whose results nobody ever fetches also stay ``queued``:
+  set ``waiting_min_jobs: 0`` where fire-and-forget submission is the norm.
+- backend_down: nearly all of a backend's recent jobs failed with backend-side error
+  classes. The router's default inhibition (``backend-down``) then mutes the symptom
+  alerts of the same backend.
+- billing_spike: a project's spend in the last hour vs the median of the same hour on
+  the previous days; silent until enough days of history exist.
+- resource_exhaustion: from the daemon's ``HealthSnapshot`` (spool filling up,
+  recorder errors, store unreachable).
+- calibration_drift / simulator_divergence: the latest evaluated validation run of each
+  backend (table ``validation_runs``, owned by validators, read by name) has circuits
+  with ``drift`` / ``diverged`` true. Runs made only of failed jobs are skipped, so an
+  outage neither clears nor re-raises a finding.
+
+Job signals use one grouped query over the ``(status, finished_at)`` index for the
+longest enabled window; the quantile test is done with counts (the q-quantile exceeds
+T exactly when fewer than ceil(q*n) values are <= T), so no rows are shipped back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    inspect,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from collector.clock import as_utc
+from collector.schema import TERMINAL_STATUSES, JobRow
+from collector.store import Store
+from runbooks.catalog import runbook_for, runbook_url
+from slo.alerts import Alert, job_alert, make_alert
+from slo.signal_config import SignalConfig
+
+log = logging.getLogger(__name__)
+
+SIGNAL_KINDS: tuple[str, ...] = (
+    "auth_failure",
+    "result_corruption",
+    "quota_breach",
+    "network_blips",
+    "queue_overload",
+    "backend_down",
+    "billing_spike",
+    "resource_exhaustion",
+    "calibration_drift",
+    "simulator_divergence",
+)
+# Error classes raised before or outside the backend: they say nothing about its health.
+CLIENT_SIDE_ERROR_CLASSES = ("quota", "invalid_input")
+# Verdicts of validation rows that carry no finding (the job failed / nothing evaluated).
+UNEVALUATED_VERDICTS = ("error", "not_evaluated")
+_DEFAULT_DASHBOARD = "qsre-oncall"
+_MESSAGE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """The daemon's own health, for resource_exhaustion.
+
+    ``spool_max_bytes`` None means the spool has no limit; ``recorder_errors_recent``
+    counts recorder failures since the previous evaluation (or over any recent window
+    the daemon chooses); ``store_reachable`` False means the store could not be written
+    or read, in which case the store is not queried at all.
+    """
+
+    spool_pending_bytes: int = 0
+    spool_max_bytes: int | None = None
+    recorder_errors_recent: int = 0
+    store_reachable: bool = True
+
+
+# Validation results, read by table name (slo never imports validators). Only the
+# columns read here are declared; the table itself is created by validators' migration.
+_VALIDATION_META = MetaData()
+VALIDATION_RUNS = Table(
+    "validation_runs",
+    _VALIDATION_META,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(36)),
+    Column("backend", String(200)),
+    Column("circuit", String(100)),
+    Column("family", String(50)),
+    Column("ran_at", DateTime(timezone=True)),
+    Column("shots", Integer),
+    Column("fidelity", Float),
+    Column("divergence_tvd", Float),
+    Column("divergence_p", Float),
+    Column("drift_statistic", Float),
+    Column("drift_threshold", Float),
+    Column("drift", Boolean),
+    Column("diverged", Boolean),
+    Column("verdict", String(16)),
+)
+
+# A loose index scan: the distinct backends of validation_runs in O(backends x log n)
+# via the (backend, ran_at) index, on SQLite and PostgreSQL alike.
+_VALIDATION_BACKENDS = text(
+    """
+    WITH RECURSIVE b(name) AS (
+        SELECT MIN(backend) FROM validation_runs
+        UNION ALL
+        SELECT (SELECT MIN(v.backend) FROM validation_runs v WHERE v.backend > b.name)
+        FROM b WHERE b.name IS NOT NULL
+    )
+    SELECT name FROM b WHERE name IS NOT NULL
+    """
+)
+
+# Positive answers are kept for the store's lifetime; a missing table is re-checked at
+# most once a minute of (possibly virtual) time, because validators may create it later.
+_validation_table: weakref.WeakKeyDictionary[Store, bool | datetime] = weakref.WeakKeyDictionary()
+_TABLE_RECHECK_S = 60.0
+
+
+@lru_cache(maxsize=256)
+def _runbook_link(kind: str, base_url: str) -> str:
+    return runbook_url(kind, base_url)
+
+
+@lru_cache(maxsize=64)
+def _dashboard_uid(kind: str) -> str:
+    dashboards = runbook_for(kind).dashboards
+    return dashboards[0] if dashboards else _DEFAULT_DASHBOARD
+
+
+@dataclass(frozen=True)
+class _Links:
+    runbook_base_url: str
+    dashboard_base_url: str
+
+    def annotations(self, kind: str, **variables: str) -> dict[str, str]:
+        query = "&".join(f"var-{k}={quote(v, safe='')}" for k, v in variables.items())
+        # Without a Grafana base URL the path is still useful relative to Grafana's root.
+        dashboard = f"{self.dashboard_base_url.rstrip('/')}/d/{_dashboard_uid(kind)}"
+        return {
+            "runbook_url": _runbook_link(kind, self.runbook_base_url),
+            "dashboard_url": f"{dashboard}?{query}" if query else dashboard,
+        }
+
+
+@dataclass
+class _BackendCounts:
+    auth: int = 0
+    corrupt: int = 0
+    quota: int = 0
+    blips: int = 0
+    blips_total: int = 0
+    down: int = 0
+    down_total: int = 0
+    queue_n: int = 0
+    queue_over: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_signals(
+    store: Store,
+    now: datetime,
+    config: SignalConfig,
+    *,
+    runbook_base_url: str,
+    dashboard_base_url: str = "",
+    health: HealthSnapshot | None = None,
+    previous: Sequence[Alert] = (),
+) -> list[Alert]:
+    """The failure-mode alerts firing as of ``now`` (sorted by kind, then labels).
+
+    ``previous`` is what the last successful call returned: when the store cannot be
+    read (``health.store_reachable`` False, or a query fails) those alerts are returned
+    again unchanged, next to a resource_exhaustion alert, so that a store outage does
+    not resolve (and later re-page) every open incident.
+    """
+    now = as_utc(now)
+    assert now is not None
+    links = _Links(runbook_base_url, dashboard_base_url)
+    store_problem = ""
+    alerts: list[Alert] = []
+    if health is None or health.store_reachable:
+        try:
+            alerts = _store_signals(store, now, config, links)
+        except SQLAlchemyError as exc:
+            log.warning("signals: reading the store failed: %s", exc)
+            store_problem = f"event store query failed ({type(exc).__name__})"
+    else:
+        store_problem = "event store unreachable"
+    if store_problem:
+        alerts = [a for a in previous if a.labels.get("kind") != "resource_exhaustion"]
+    alerts.extend(_resource_exhaustion(health, store_problem, now, config, links))
+    return sorted(alerts, key=lambda a: (a.labels.get("kind", ""), sorted(a.labels.items())))
+
+
+# ------------------------------------------------------------------ store-backed signals
+def _store_signals(store: Store, now: datetime, config: SignalConfig, links: _Links) -> list[Alert]:
+    alerts: list[Alert] = []
+    with store.engine.connect() as conn:
+        alerts += _job_signals(conn, now, config, links)
+        alerts += _billing_spike(conn, now, config, links)
+        if (config.calibration_drift.enabled or config.simulator_divergence.enabled) and (
+            _has_validation_table(store, conn, now)
+        ):
+            alerts += _validation_signals(conn, now, config, links)
+    return alerts
+
+
+def _since(now: datetime, window_s: float) -> datetime:
+    return now - timedelta(seconds=window_s)
+
+
+def _count(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _job_counts(conn: Connection, now: datetime, config: SignalConfig) -> dict[str, _BackendCounts]:
+    t = JobRow.__table__.c
+    windows = {
+        name: getattr(config, name).window_s
+        for name in (
+            "auth_failure",
+            "result_corruption",
+            "quota_breach",
+            "network_blips",
+            "queue_overload",
+            "backend_down",
+        )
+        if getattr(config, name).enabled
+    }
+    if not windows:
+        return {}
+    since = {name: _since(now, w) for name, w in windows.items()}
+    far = _since(now, max(windows.values()))
+
+    def within(name: str) -> Any:
+        return t.finished_at > since.get(name, now)
+
+    no_class = t.error_class.is_(None)
+    backend_side = and_(
+        t.status.in_(("done", "error")),
+        or_(no_class, t.error_class.not_in((*CLIENT_SIDE_ERROR_CLASSES, "auth"))),
+    )
+    qo = config.queue_overload
+    queue_done = and_(within("queue_overload"), t.status == "done", t.queue_seconds.is_not(None))
+    q = (
+        select(
+            t.backend,
+            _count(and_(within("auth_failure"), t.error_class == "auth")),
+            _count(and_(within("result_corruption"), t.error_class == "result_corrupt")),
+            _count(and_(within("quota_breach"), t.error_class == "quota")),
+            _count(
+                and_(
+                    within("network_blips"),
+                    or_(t.error_class == "transient", and_(t.status == "done", t.attempts > 1)),
+                )
+            ),
+            _count(
+                and_(
+                    within("network_blips"),
+                    or_(no_class, t.error_class.not_in(CLIENT_SIDE_ERROR_CLASSES)),
+                )
+            ),
+            _count(
+                and_(
+                    within("backend_down"),
+                    t.status == "error",
+                    t.error_class.in_(config.backend_down.error_classes),
+                )
+            ),
+            _count(and_(within("backend_down"), backend_side)),
+            _count(queue_done),
+            _count(and_(queue_done, t.queue_seconds > qo.threshold_seconds)),
+        )
+        .where(t.status.in_(TERMINAL_STATUSES), t.finished_at > far, t.finished_at <= now)
+        .group_by(t.backend)
+    )
+    out: dict[str, _BackendCounts] = {}
+    for row in conn.execute(q):
+        out[row[0]] = _BackendCounts(*(int(v) for v in row[1:]))
+    if qo.enabled and qo.waiting_min_jobs > 0:
+        waiting = (
+            select(t.backend, func.count(), func.min(t.submitted_at))
+            .where(
+                t.status == "queued",
+                t.submitted_at > _since(now, qo.waiting_lookback_s),
+                t.submitted_at <= _since(now, qo.waiting_seconds),
+            )
+            .group_by(t.backend)
+            .having(func.count() >= qo.waiting_min_jobs)
+        )
+        for backend, n, oldest in conn.execute(waiting):
+            counts = out.setdefault(backend, _BackendCounts())
+            counts.extra["waiting"] = (int(n), as_utc(oldest))
+    return out
+
+
+def _last_error(
+    conn: Connection, backend: str, error_class: str, since: datetime, now: datetime
+) -> str:
+    t = JobRow.__table__.c
+    q = (
+        select(t.error_message)
+        .where(
+            t.backend == backend,
+            t.finished_at > since,
+            t.finished_at <= now,
+            t.error_class == error_class,
+        )
+        .order_by(t.finished_at.desc())
+        .limit(1)
+    )
+    message = conn.execute(q).scalar()
+    return (message or "")[:_MESSAGE_CHARS]
+
+
+def _queue_quantile(
+    conn: Connection, backend: str, since: datetime, now: datetime, quantile: float
+) -> float | None:
+    t = JobRow.__table__.c
+    q = select(t.queue_seconds).where(
+        t.backend == backend,
+        t.finished_at > since,
+        t.finished_at <= now,
+        t.status == "done",
+        t.queue_seconds.is_not(None),
+    )
+    values = sorted(float(v) for v in conn.execute(q).scalars())
+    if not values:
+        return None
+    return values[max(1, math.ceil(quantile * len(values))) - 1]
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds < 7200 else f"{seconds / 3600:g} h"
+
+
+def _job_signals(
+    conn: Connection, now: datetime, config: SignalConfig, links: _Links
+) -> list[Alert]:
+    alerts: list[Alert] = []
+    job_level = (
+        ("auth_failure", "auth", "authentication failures", "auth"),
+        ("result_corruption", "result_corrupt", "corrupt results", "corrupt"),
+        ("quota_breach", "quota", "quota rejections", "quota"),
+    )
+    for backend, c in sorted(_job_counts(conn, now, config).items()):
+        for kind, error_class, what, attr in job_level:
+            cfg = getattr(config, kind)
+            n = getattr(c, attr)
+            if not cfg.enabled or n < cfg.min_count:
+                continue
+            since = _since(now, cfg.window_s)
+            last = _last_error(conn, backend, error_class, since, now)
+            alerts.append(
+                job_alert(
+                    kind,
+                    backend=backend,
+                    error_class=error_class,
+                    severity=cfg.severity,
+                    summary=f"{n} {what} on {backend} in the last {_minutes(cfg.window_s)}",
+                    description=(
+                        f"{n} job(s) on backend {backend} failed with error_class "
+                        f"{error_class} between {since:%Y-%m-%d %H:%M:%S} and "
+                        f"{now:%H:%M:%S} UTC (threshold {cfg.min_count})."
+                        + (f" Latest error: {last}" if last else "")
+                    ),
+                    annotations=links.annotations(kind, backend=backend),
+                )
+            )
+        alerts += _backend_health(conn, backend, c, now, config, links)
+    return alerts
+
+
+def _backend_health(
+    conn: Connection,
+    backend: str,
+    c: _BackendCounts,
+    now: datetime,
+    config: SignalConfig,
+    links: _Links,
+) -> list[Alert]:
+    alerts: list[Alert] = []
+    nb = config.network_blips
+    if nb.enabled and c.blips >= nb.min_count and c.blips_total:
+        ratio = c.blips / c.blips_total
+        if ratio >= nb.min_ratio:
+            alerts.append(
+                make_alert(
+                    "network_blips",
+                    severity=nb.severity,
+                    labels={"backend": backend},
+                    summary=(
+                        f"{ratio:.0%} of jobs on {backend} hit transient errors in the last "
+                        f"{_minutes(nb.window_s)}"
+                    ),
+                    description=(
+                        f"{c.blips} of {c.blips_total} job(s) on {backend} failed with a "
+                        f"transient error or needed a retry (threshold {nb.min_ratio:.0%} "
+                        f"and at least {nb.min_count} jobs)."
+                    ),
+                    annotations=links.annotations("network_blips", backend=backend),
+                )
+            )
+    qo = config.queue_overload
+    if qo.enabled:
+        reasons = []
+        if c.queue_n >= qo.min_jobs:
+            rank = max(1, math.ceil(qo.quantile * c.queue_n))
+            if c.queue_n - c.queue_over < rank:
+                since = _since(now, qo.window_s)
+                value = _queue_quantile(conn, backend, since, now, qo.quantile)
+                shown = f"{value:.0f} s" if value is not None else "unknown"
+                reasons.append(
+                    f"p{qo.quantile * 100:g} queue time of {c.queue_n} job(s) finished in the "
+                    f"last {_minutes(qo.window_s)} is {shown} "
+                    f"(threshold {qo.threshold_seconds:g} s)"
+                )
+        if "waiting" in c.extra:
+            n, oldest = c.extra["waiting"]
+            waited = (now - oldest).total_seconds() if oldest else qo.waiting_seconds
+            reasons.append(
+                f"{n} job(s) still queued more than {qo.waiting_seconds:g} s after "
+                f"submission (oldest waiting {waited:.0f} s)"
+            )
+        if reasons:
+            alerts.append(
+                make_alert(
+                    "queue_overload",
+                    severity=qo.severity,
+                    labels={"backend": backend},
+                    summary=f"Jobs on {backend} wait too long in the queue",
+                    description="; ".join(reasons) + ".",
+                    annotations=links.annotations("queue_overload", backend=backend),
+                )
+            )
+    bd = config.backend_down
+    if bd.enabled and c.down >= bd.min_count and c.down_total:
+        ratio = c.down / c.down_total
+        if ratio >= bd.min_ratio:
+            alerts.append(
+                make_alert(
+                    "backend_down",
+                    severity=bd.severity,
+                    labels={"backend": backend},
+                    summary=(
+                        f"Backend {backend} is down: {ratio:.0%} of its jobs failed in the "
+                        f"last {_minutes(bd.window_s)}"
+                    ),
+                    description=(
+                        f"{c.down} of {c.down_total} job(s) on {backend} failed with "
+                        f"error_class in {list(bd.error_classes)} (threshold "
+                        f"{bd.min_ratio:.0%}, at least {bd.min_count}). Symptom alerts of "
+                        f"this backend are inhibited while this fires."
+                    ),
+                    annotations=links.annotations("backend_down", backend=backend),
+                )
+            )
+    return alerts
+
+
+# ---------------------------------------------------------------------- billing spike
+def _billing_spike(
+    conn: Connection, now: datetime, config: SignalConfig, links: _Links
+) -> list[Alert]:
+    cfg = config.billing_spike
+    if not cfg.enabled:
+        return []
+    t = JobRow.__table__.c
+    since = _since(now, cfg.window_s)
+    spend = func.sum(t.cost_usd)
+    # Cheap first pass: only projects already above the dollar floor need a baseline.
+    current = (
+        select(t.project, spend)
+        .where(t.status.in_(TERMINAL_STATUSES), t.finished_at > since, t.finished_at <= now)
+        .group_by(t.project)
+        .having(spend > cfg.min_usd)
+    )
+    alerts: list[Alert] = []
+    for project, spent in conn.execute(current).all():
+        spent = float(spent or 0.0)
+        first = conn.execute(
+            select(func.min(t.finished_at)).where(t.project == project, t.finished_at.is_not(None))
+        ).scalar()
+        first = as_utc(first)
+        if first is None:
+            continue
+        day_spend: list[float] = []
+        for k in range(1, cfg.baseline_days + 1):
+            end = now - timedelta(days=k)
+            start = end - timedelta(seconds=cfg.window_s)
+            if start < first:
+                break
+            value = conn.execute(
+                select(func.coalesce(func.sum(t.cost_usd), 0.0)).where(
+                    t.project == project, t.finished_at > start, t.finished_at <= end
+                )
+            ).scalar()
+            day_spend.append(float(value or 0.0))
+        if len(day_spend) < cfg.min_baseline_days:
+            continue
+        baseline = statistics.median(day_spend)
+        if spent <= cfg.factor * baseline:
+            continue
+        name = project or "(none)"
+        alerts.append(
+            make_alert(
+                "billing_spike",
+                severity=cfg.severity,
+                labels={"project": name},
+                summary=(
+                    f"Project {name} spent ${spent:,.2f} in the last {_minutes(cfg.window_s)}, "
+                    f"{_times(spent, baseline)} its usual ${baseline:,.2f}"
+                ),
+                description=(
+                    f"Spend of project {name} in the last {_minutes(cfg.window_s)} is "
+                    f"${spent:,.2f}; the median of the same window on the previous "
+                    f"{len(day_spend)} day(s) is ${baseline:,.2f} (fires above "
+                    f"{cfg.factor:g}x and ${cfg.min_usd:,.2f})."
+                ),
+                annotations=links.annotations("billing_spike"),
+            )
+        )
+    return alerts
+
+
+def _times(spent: float, baseline: float) -> str:
+    return f"{spent / baseline:.1f}x" if baseline > 0 else "against"
+
+
+# ------------------------------------------------------------------ resource exhaustion
+def _resource_exhaustion(
+    health: HealthSnapshot | None,
+    store_problem: str,
+    now: datetime,
+    config: SignalConfig,
+    links: _Links,
+) -> list[Alert]:
+    cfg = config.resource_exhaustion
+    if not cfg.enabled:
+        return []
+    reasons = [store_problem] if store_problem else []
+    if health is not None:
+        limit = health.spool_max_bytes
+        if limit and health.spool_pending_bytes >= cfg.spool_full_ratio * limit:
+            reasons.append(
+                f"spool at {health.spool_pending_bytes / limit:.0%} of its limit "
+                f"({health.spool_pending_bytes} of {limit} bytes pending)"
+            )
+        if health.recorder_errors_recent >= cfg.recorder_errors:
+            reasons.append(
+                f"{health.recorder_errors_recent} recorder errors recently "
+                f"(threshold {cfg.recorder_errors})"
+            )
+    if not reasons:
+        return []
+    return [
+        make_alert(
+            "resource_exhaustion",
+            severity=cfg.severity,
+            summary=f"qsre is running out of resources: {reasons[0]}",
+            description="; ".join(reasons) + f" (as of {now:%Y-%m-%d %H:%M:%S} UTC).",
+            annotations=links.annotations("resource_exhaustion"),
+        )
+    ]
+
+
+# ------------------------------------------------------------------ validation findings
+def _has_validation_table(store: Store, conn: Connection, now: datetime) -> bool:
+    seen = _validation_table.get(store)
+    if seen is True:
+        return True
+    if isinstance(seen, datetime) and 0 <= (now - seen).total_seconds() < _TABLE_RECHECK_S:
+        return False
+    exists = inspect(conn).has_table("validation_runs")
+    _validation_table[store] = True if exists else now
+    return exists
+
+
+@dataclass(frozen=True)
+class _Finding:
+    circuit: str
+    detail: str
+
+
+def _latest_evaluated_run(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    rows = list(rows)
+    for row in rows:
+        if row["verdict"] not in UNEVALUATED_VERDICTS:
+            return [r for r in rows if r["run_id"] == row["run_id"]]
+    return []
+
+
+def _validation_signals(
+    conn: Connection, now: datetime, config: SignalConfig, links: _Links
+) -> list[Alert]:
+    drift_cfg, div_cfg = config.calibration_drift, config.simulator_divergence
+    enabled = [c for c in (drift_cfg, div_cfg) if c.enabled]
+    oldest = _since(now, max(c.max_age_s for c in enabled))
+    scan = max(c.scan_rows for c in enabled)
+    v = VALIDATION_RUNS.c
+    latest_rows = (
+        select(
+            v.run_id,
+            v.circuit,
+            v.ran_at,
+            v.verdict,
+            v.drift,
+            v.diverged,
+            v.fidelity,
+            v.divergence_tvd,
+            v.divergence_p,
+            v.drift_statistic,
+            v.drift_threshold,
+        )
+        .where(
+            v.backend == bindparam("backend"),
+            v.ran_at > oldest,
+            v.ran_at <= now,
+        )
+        .order_by(v.ran_at.desc(), v.id.desc())
+        .limit(scan)
+    )
+    alerts: list[Alert] = []
+    for backend in conn.execute(_VALIDATION_BACKENDS).scalars().all():
+        run = _latest_evaluated_run(
+            conn.execute(latest_rows, {"backend": backend}).mappings().all()
+        )
+        if not run:
+            continue
+        ran_at = as_utc(max(r["ran_at"] for r in run))
+        assert ran_at is not None
+        age_s = (now - ran_at).total_seconds()
+        run_id = run[0]["run_id"]
+        if drift_cfg.enabled and age_s < drift_cfg.max_age_s:
+            drifted = [
+                _Finding(
+                    r["circuit"],
+                    f"CUSUM {_num(r['drift_statistic'])} > {_num(r['drift_threshold'])}, "
+                    f"fidelity {_num(r['fidelity'])}",
+                )
+                for r in run
+                if r["drift"]
+            ]
+            if drifted:
+                alerts.append(
+                    _validation_alert(
+                        "calibration_drift",
+                        drift_cfg.severity,
+                        backend,
+                        drifted,
+                        f"Calibration drift on {backend}",
+                        run_id,
+                        ran_at,
+                        links,
+                    )
+                )
+        if div_cfg.enabled and age_s < div_cfg.max_age_s:
+            diverged = [
+                _Finding(
+                    r["circuit"],
+                    f"TVD vs noisy prediction {_num(r['divergence_tvd'])}, "
+                    f"p={_num(r['divergence_p'], '.2g')}",
+                )
+                for r in run
+                if r["diverged"]
+            ]
+            if diverged:
+                alerts.append(
+                    _validation_alert(
+                        "simulator_divergence",
+                        div_cfg.severity,
+                        backend,
+                        diverged,
+                        f"{backend} diverges from its own noisy simulation",
+                        run_id,
+                        ran_at,
+                        links,
+                    )
+                )
+    return alerts
+
+
+def _num(value: float | None, fmt: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def _validation_alert(
+    kind: str,
+    severity: str | None,
+    backend: str,
+    findings: list[_Finding],
+    headline: str,
+    run_id: str,
+    ran_at: datetime,
+    links: _Links,
+) -> Alert:
+    circuits = ", ".join(f.circuit for f in findings)
+    return make_alert(
+        kind,
+        severity=severity,
+        labels={"backend": backend},
+        summary=f"{headline}: {len(findings)} circuit(s) ({circuits})",
+        description=(
+            f"Validation run {run_id} at {ran_at:%Y-%m-%d %H:%M:%S} UTC: "
+            + "; ".join(f"{f.circuit}: {f.detail}" for f in findings)
+            + "."
+        ),
+        annotations={**links.annotations(kind, backend=backend), "circuits": circuits},
+    )
