@@ -50,6 +50,7 @@ from qiskit.providers import BackendV2
 from collector.classify import classify_exception
 from collector.clock import Clock, SystemClock
 from collector.proxy import ExecutionProxy
+from collector.recorder import Recorder
 from collector.store import Store
 from validators.circuits import (
     TRANSPILE_OPTIMIZATION_LEVEL,
@@ -181,7 +182,8 @@ class ValidationRunner:
     qubit count), a prebuilt list of reference circuits, or None for the default
     suite. ``proxy_factory(backend, tags)`` builds the recording proxy (to add
     pricing, quotas or a retry policy); by default a plain ``ExecutionProxy`` on the
-    validation store's event store.
+    validation store's event store, recording through ``recorder`` (default: the
+    process-wide spool recorder of that store).
     """
 
     def __init__(
@@ -194,6 +196,7 @@ class ValidationRunner:
         divergence_config: DivergenceConfig | None = None,
         proxy_factory: ProxyFactory | None = None,
         project: str = VALIDATION_PROJECT,
+        recorder: Recorder | None = None,
     ) -> None:
         self.vstore = vstore if isinstance(vstore, ValidationStore) else ValidationStore(vstore)
         self.clock = clock or SystemClock()
@@ -201,6 +204,7 @@ class ValidationRunner:
         self.divergence_config = divergence_config or DivergenceConfig()
         self.project = project
         self._proxy_factory = proxy_factory
+        self._recorder = recorder
         self._suite_spec = suite
         self._suites: dict[tuple[str, int], list[ReferenceCircuit]] = {}
         self._proxies: dict[tuple[int, str], BackendV2] = {}
@@ -232,6 +236,7 @@ class ValidationRunner:
                     project=self.project,
                     tags=tags,
                     clock=self.clock,
+                    recorder=self._recorder,
                 )
             self._proxies[key] = proxy
         return proxy
@@ -496,6 +501,7 @@ def run_validation(
     drift_config: DriftConfig | None = None,
     divergence_config: DivergenceConfig | None = None,
     proxy_factory: ProxyFactory | None = None,
+    recorder: Recorder | None = None,
 ) -> ValidationReport:
     """One-shot suite run (``qsre validate``); for repeated runs keep a
     :class:`ValidationRunner`, which caches proxies, suites and detector state."""
@@ -506,6 +512,7 @@ def run_validation(
         drift_config=drift_config,
         divergence_config=divergence_config,
         proxy_factory=proxy_factory,
+        recorder=recorder,
     )
     return runner.run(backend)
 
