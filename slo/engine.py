@@ -171,7 +171,9 @@ class SLOEngine:
             start = min(start, instant_of(minute_of(window_bounds(slo.window, at)[0])))
         good, total, history = self.rollups.buckets(slo, start, end)
         # No data at all: history "starts" at the end, so no window is complete.
-        buckets = burn.MinuteBuckets.from_history_start(start, good, total, history or end)
+        # Floored to its minute: the first minute's events are counted, not dropped.
+        history_minute = instant_of(minute_of(history)) if history is not None else end
+        buckets = burn.MinuteBuckets.from_history_start(start, good, total, history_minute)
         ev = burn.evaluate(slo, policy, buckets, len(buckets))
         b = ev.budget
         if isinstance(slo.window, CalendarWindow):

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from collector.schema import JobRow
 from slo.rollup import SERIES_T, SOURCES_T, Rollups, minute_of
+
 from .engine_kit import job, slos
 
 T0 = datetime(2026, 11, 16, tzinfo=UTC)
@@ -41,7 +42,12 @@ SLOS = slos(
         "sli": {"kind": "e2e_latency", "threshold_seconds": 300, "tags": {"purpose": "workload"}},
         "window": "1d",
     },
-    {"name": "spend", "objective": 0.5, "sli": {"kind": "cost_budget", "budget_usd": 50}, "window": "1d"},
+    {
+        "name": "spend",
+        "objective": 0.5,
+        "sli": {"kind": "cost_budget", "budget_usd": 50},
+        "window": "1d",
+    },
 )
 
 
@@ -160,7 +166,8 @@ def test_rollups_equal_direct_counts_for_out_of_order_streams(store) -> None:
         terminal_non_cancelled = conn.execute(
             select(func.count()).where(
                 JobRow.status.in_(("done", "error", "unknown")),
-                (JobRow.error_class.is_(None)) | JobRow.error_class.not_in(("quota", "invalid_input")),
+                (JobRow.error_class.is_(None))
+                | JobRow.error_class.not_in(("quota", "invalid_input")),
             )
         ).scalar_one()
     _, total, _ = rollups.buckets(SLOS[0], T0, now + timedelta(hours=1))
