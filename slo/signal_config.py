@@ -214,8 +214,9 @@ class SignalConfig(BaseModel):
                 parent = cls if len(err["loc"]) == 1 else _section_model(str(err["loc"][0]))
                 expected = f"one of the keys {sorted(parent.model_fields)}"
             else:
+                # pydantic says "Input should be <x>"; the message reads "expected <x>".
                 expected = err["msg"].removeprefix("Value error, ")
-                expected = expected[:1].lower() + expected[1:]
+                expected = expected.removeprefix("Input should be ")
             raise SignalConfigError(file, path, expected, err.get("input")) from None
 
 

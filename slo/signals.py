@@ -627,7 +627,8 @@ def _latest_evaluated_run(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str
     rows = list(rows)
     for row in rows:
         if row["verdict"] not in UNEVALUATED_VERDICTS:
-            return [r for r in rows if r["run_id"] == row["run_id"]]
+            # Rows come newest first; give them back in the order the suite ran them.
+            return [r for r in reversed(rows) if r["run_id"] == row["run_id"]]
     return []
 
 
