@@ -207,6 +207,9 @@ class ValidationScheduler:
         self._backends: dict[str, BackendV2] = {}
         self._run_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
+        # Diagnostics: scheduled ticks seen here, and how many ran (held the lease).
+        self.ticks = 0
+        self.runs = 0
 
     # ------------------------------------------------------------ running
     def holds_lease(self, now: datetime | None = None) -> bool:
@@ -233,11 +236,14 @@ class ValidationScheduler:
     def run_backend(self, name: str, now: datetime | None = None) -> ValidationReport | None:
         """Validate one backend now if this replica holds the lease (None otherwise,
         or if the run could not even start; job failures are error rows)."""
+        self.ticks += 1
         if not self.holds_lease(now):
             return None
         with self._run_lock:  # max one suite run at a time per replica
             try:
-                return self.runner.run(self.backend(name))
+                report = self.runner.run(self.backend(name))
+                self.runs += 1
+                return report
             except Exception:  # noqa: BLE001 - never crash the scheduler
                 log.exception("validation of %s failed", name)
                 return None
@@ -249,7 +255,12 @@ class ValidationScheduler:
             return []
         reports = []
         for name, schedule in self.schedules.items():
-            if schedule.due(self.vstore.last_ran_at(name), now):
+            try:
+                stored_as = self.backend(name).name  # rows carry the backend's own name
+            except Exception:  # noqa: BLE001 - a backend that cannot be built is skipped
+                log.exception("cannot build backend %s", name)
+                continue
+            if schedule.due(self.vstore.last_ran_at(stored_as), now):
                 report = self.run_backend(name, now)
                 if report is not None:
                     reports.append(report)
