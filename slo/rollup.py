@@ -22,8 +22,10 @@ How every terminal job is counted exactly once (restart-safe, idempotent):
   and ``gap_min_checks`` updates old. Rows already handled by this instance are
   skipped; a fresh instance simply recomputes their minutes again.
 * A new SLI (or one whose filters changed: its key changes) is built once from
-  the whole table in day-sized chunks. A series that missed an update cycle (its
-  SLO was not passed to ``update``) is rebuilt, because it missed dirty minutes.
+  the whole table in day-sized chunks. The dirty minute ranges of the last
+  ``dirty_log_updates`` updates are logged, so a series that missed some updates
+  (its SLO was not passed to ``update``) catches up by replaying them; one that
+  missed more is rebuilt.
 
 Validation SLIs read ``validation_runs`` (insert-only) by ``id`` cursor and bucket
 by ``ran_at``; until the validators' table exists they are empty.
@@ -97,6 +99,14 @@ SERIES_T = Table(
     Column("built_at", SADateTime(timezone=True)),
     Column("synced_update", BigInteger),
 )
+DIRTY_T = Table(
+    "slo_rollup_dirty",
+    _META,
+    Column("source", String(32)),
+    Column("update_no", BigInteger),
+    Column("lo", BigInteger),
+    Column("hi", BigInteger),
+)
 HOURS_T = Table(
     "slo_rollup_hours",
     _META,
@@ -123,6 +133,7 @@ class _SourceState:
     marks: list[list[Any]]  # [cursor, iso time, update_no] after recent updates
     update_no: int
     fresh: bool
+    log_floor: int = 1  # oldest update whose dirty ranges are still logged
 
 
 class Rollups:
@@ -132,6 +143,8 @@ class Rollups:
     seq range stays in the rescan margin. ``startup_tail_rows``: rows below the
     cursor rescanned after the first build. ``bootstrap_chunk_minutes``: size of
     one GROUP BY when building a series from the whole table.
+    ``dirty_log_updates``: how many updates' dirty ranges stay logged for series
+    that skip updates.
     """
 
     def __init__(
@@ -142,6 +155,7 @@ class Rollups:
         gap_min_checks: int = 3,
         startup_tail_rows: int = 1000,
         bootstrap_chunk_minutes: int = 1440,
+        dirty_log_updates: int = 1440,
     ) -> None:
         self.store = store
         self.engine = store.engine
@@ -149,6 +163,7 @@ class Rollups:
         self.gap_min_checks = gap_min_checks
         self.startup_tail_rows = startup_tail_rows
         self.bootstrap_chunk_minutes = bootstrap_chunk_minutes
+        self.dirty_log_updates = dirty_log_updates
         self._seen: dict[str, set[int]] = {"jobs": set(), "validation_runs": set()}
         self._has_validation = False
         migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
@@ -245,11 +260,22 @@ class Rollups:
             }
             previous = state.update_no
             state.update_no += 1
-            current = [q for q in queries if not state.fresh and series.get(q.key) == previous]
+            # A series synced at update k can catch up from the dirty-range log if
+            # it still holds every update after k; otherwise it is rebuilt.
+            current = [
+                q
+                for q in queries
+                if not state.fresh
+                and q.key in series
+                and state.log_floor - 1 <= series[q.key] <= previous
+            ]
             to_build = [q for q in queries if q not in current]
             dirty = set() if state.fresh else self._scan(conn, source, state, now)
-            for lo, hi in _ranges(dirty):
+            ranges = _ranges(dirty)
+            for lo, hi in ranges:
                 rewritten += self._recompute(conn, source, current, lo, hi)
+            rewritten += self._catch_up(conn, source, current, series, previous)
+            self._log_ranges(conn, source, state, ranges)
             self._save_state(conn, source, state, now)
             if current:
                 conn.execute(
@@ -260,6 +286,48 @@ class Rollups:
         if to_build:
             rewritten += self._build(source, to_build, state.update_no, now)
         return rewritten
+
+    def _catch_up(
+        self,
+        conn: Connection,
+        source: Source,
+        queries: list[SLIQuery],
+        synced: dict[str, int],
+        previous: int,
+    ) -> int:
+        """Replay logged dirty ranges for series that missed recent updates (their
+        SLO was not passed to ``update`` for a while)."""
+        rewritten = 0
+        lagging: dict[int, list[SLIQuery]] = {}
+        for q in queries:
+            if synced[q.key] < previous:
+                lagging.setdefault(synced[q.key], []).append(q)
+        for since, group in lagging.items():
+            stmt = select(DIRTY_T.c.lo, DIRTY_T.c.hi).where(
+                DIRTY_T.c.source == source, DIRTY_T.c.update_no > since
+            )
+            minutes: set[int] = set()
+            for lo, hi in conn.execute(stmt):
+                minutes.update(range(int(lo), int(hi)))
+            for lo, hi in _ranges(minutes):
+                rewritten += self._recompute(conn, source, group, lo, hi)
+        return rewritten
+
+    def _log_ranges(
+        self, conn: Connection, source: Source, state: _SourceState, ranges: list[tuple[int, int]]
+    ) -> None:
+        if ranges:
+            rows = [
+                {"source": source, "update_no": state.update_no, "lo": lo, "hi": hi}
+                for lo, hi in ranges
+            ]
+            conn.execute(DIRTY_T.insert(), rows)
+        oldest = state.update_no - self.dirty_log_updates
+        if oldest >= state.log_floor:
+            conn.execute(
+                delete(DIRTY_T).where(DIRTY_T.c.source == source, DIRTY_T.c.update_no <= oldest)
+            )
+            state.log_floor = oldest + 1
 
     def _lock(self, conn: Connection, source: str) -> None:
         # SQLite transactions are BEGIN IMMEDIATE already (one writer at a time);
@@ -278,6 +346,7 @@ class Rollups:
                 marks=list(marks.get("marks", [])),
                 update_no=int(row.update_no),
                 fresh=False,
+                log_floor=int(marks.get("log_floor", 1)),
             )
         # First update ever: everything up to max_seq is covered by the whole-table
         # build; rows still in flight become pending; the newest rows stay in the
@@ -297,6 +366,7 @@ class Rollups:
             marks=[[max_id, now.isoformat(), 0]],
             update_no=0,
             fresh=True,
+            log_floor=1,
         )
 
     def _save_state(
@@ -305,7 +375,7 @@ class Rollups:
         state.marks.append([state.cursor, now.isoformat(), state.update_no])
         values = {
             "cursor": state.cursor,
-            "marks": {"floor": state.floor, "marks": state.marks},
+            "marks": {"floor": state.floor, "marks": state.marks, "log_floor": state.log_floor},
             "update_no": state.update_no,
             "updated_at": now,
         }

@@ -229,3 +229,28 @@ def test_row_committed_late_below_the_cursor_is_counted(store) -> None:
     good, total, _ = rollups.buckets(SLOS[0], T0, now)
     assert total[[1, 10, 15, 20, 21]].tolist() == [1, 1, 1, 1, 1]
     assert total.sum() == 13 and good.sum() == 0
+
+
+def test_series_left_out_of_updates_catches_up_without_rebuild(store) -> None:
+    rng = random.Random(5)
+    jobs: dict[str, dict] = {}
+    now = T0 + timedelta(minutes=SPAN_MIN)
+    rollups = Rollups(store, startup_tail_rows=0)
+
+    def add(n: int) -> None:
+        batch = [random_job(rng) for _ in range(n)]
+        store.upsert_jobs(batch)
+        jobs.update({j["id"]: j for j in batch})
+
+    add(100)
+    rollups.update(SLOS, now)
+    with store.engine.connect() as conn:
+        built = dict(conn.execute(select(SERIES_T.c.sli_key, SERIES_T.c.built_at)).all())
+    for step in range(3):  # only the first SLO is evaluated for a while
+        add(40)
+        rollups.update(SLOS[:1], now + timedelta(minutes=step + 1))
+    add(40)
+    rollups.update(SLOS, now + timedelta(minutes=5))
+    assert_matches(rollups, jobs)
+    with store.engine.connect() as conn:
+        assert dict(conn.execute(select(SERIES_T.c.sli_key, SERIES_T.c.built_at)).all()) == built

@@ -45,6 +45,18 @@ def upgrade() -> None:
         sa.Column("built_at", TS, nullable=False),
         sa.Column("synced_update", sa.BigInteger, nullable=False),
     )
+    # Minute ranges [lo, hi) recomputed by each update, kept for a while so that a
+    # series left out of some updates can replay them instead of being rebuilt.
+    op.create_table(
+        "slo_rollup_dirty",
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("update_no", sa.BigInteger, nullable=False),
+        sa.Column("lo", sa.BigInteger, nullable=False),
+        sa.Column("hi", sa.BigInteger, nullable=False),
+    )
+    op.create_index(
+        "ix_slo_rollup_dirty_source_update", "slo_rollup_dirty", ["source", "update_no"]
+    )
     # 60 per-minute buckets per row, float64 little-endian (good, total); hour =
     # whole hours since the Unix epoch. Packing keeps a 30-day read at 720 rows.
     op.create_table(
@@ -58,6 +70,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("slo_rollup_hours")
+    op.drop_table("slo_rollup_dirty")
     op.drop_table("slo_rollup_series")
     op.drop_table("slo_rollup_pending")
     op.drop_table("slo_rollup_sources")
