@@ -222,7 +222,6 @@ def validate(
     """Run the reference suite once through the proxy and print the verdicts."""
     from collector.clock import SystemClock
     from qsre.config import load_factory
-    from validators.drift import DivergenceConfig, DriftConfig
     from validators.runner import run_validation
 
     cfg = _config(config)
@@ -235,20 +234,14 @@ def validate(
         spec = cfg.backend(backend)
         target = spec.build(clock)
         validation = spec.validation
-    suite: dict[str, Any] = {
-        "circuits": validation.circuits,
-        "shots": validation.shots,
-        "seed": validation.seed,
-    }
-    if validation.layout:
-        suite["layout"] = validation.layout
+    drift_config, divergence_config = validation.detector_configs()
     report = run_validation(
         target,
         store=store,
-        suite=suite,
+        suite=validation.suite(),
         clock=clock,
-        drift_config=DriftConfig(**validation.drift),
-        divergence_config=DivergenceConfig(**validation.divergence),
+        drift_config=drift_config,
+        divergence_config=divergence_config,
     )
     data = report.to_dict()
     if as_json:
@@ -292,7 +285,8 @@ def slo_status(
 ) -> None:
     """Per SLO: objective, SLI, budget remaining (ratio and time), burn rates, alert state."""
     from collector.clock import SystemClock
-    from slo.engine import SLOEngine, format_status_table
+    from slo.engine import SLOEngine
+    from slo.status_view import format_status_table
 
     cfg = _config(config)
     store = _store(config, db)

@@ -70,6 +70,24 @@ class ValidationSection(_Model):
     drift: dict[str, Any] = Field(default_factory=dict)
     divergence: dict[str, Any] = Field(default_factory=dict)
 
+    def suite(self) -> dict[str, Any]:
+        """The reference suite in ``validators.circuits.SuiteConfig`` form."""
+        out: dict[str, Any] = {"circuits": self.circuits, "shots": self.shots, "seed": self.seed}
+        if self.layout:
+            out["layout"] = self.layout
+        return out
+
+    def detector_configs(self) -> tuple[Any, Any]:
+        """(DriftConfig, DivergenceConfig) for the validators."""
+        from validators.drift import DivergenceConfig, DriftConfig
+
+        return DriftConfig(**self.drift), DivergenceConfig(**self.divergence)
+
+    def schedule_spec(self) -> dict[str, Any]:
+        if self.schedule.cron:
+            return {"cron": self.schedule.cron}
+        return {"interval_s": float(self.schedule.interval_minutes or 60) * 60}
+
 
 class BackendSection(BaseModel):
     """A ``backends:`` entry. ``kind: sim`` entries carry the simulator's own keys

@@ -84,15 +84,16 @@ class Daemon:
         self.port = config.file.exporter.port if port is None else port
         self.schedules_enabled = schedules
         self.adopt_interval_s = adopt_interval_s
-        self.holder_id = f"{socket.gethostname()}-{os.getpid()}"
+        # Stable across restarts (the scheduler's job table is named after it) but
+        # distinct for two replicas on one host.
+        self.holder_id = f"{socket.gethostname()}-{self.port}"
         self.router = build_router(config, self.store, self.clock)
         self.cycle = EvaluationCycle(
             config, self.store, self.router, self.clock, health=self._health
         )
-        self.exporter = StoreExporter(
-            self.store, self.clock, spool_events=self._spool_events, recorder_errors=recorder_errors
+        self.exporter = metrics_exporter(
+            self.store, self.clock, self.cycle, spool_events=self._spool_events
         )
-        self._add_sources()
         self.scheduler = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
@@ -122,16 +123,6 @@ class Daemon:
             recorder_errors_recent=int(sum(recorder_errors.snapshot().values())),
             store_reachable=True,
         )
-
-    def _add_sources(self) -> None:
-        try:
-            from validators.metrics import ValidationMetricsSource
-
-            self.exporter.add_source(ValidationMetricsSource(self.store))
-        except ImportError:
-            log.warning("validators metrics source unavailable")
-        self.exporter.add_source(self.cycle.engine.metrics_source())
-        self.exporter.add_source(_AlertsSource(self.router, self.clock))
 
     # ------------------------------------------------------------ jobs
     def adopt(self) -> None:
@@ -200,16 +191,22 @@ class Daemon:
             self._start_validation()
 
     def _start_validation(self) -> None:
-        try:
-            from validators.scheduler import ValidationScheduler
-        except ImportError:
-            log.warning("validation scheduler unavailable")
-            return
+        from validators.scheduler import ValidationScheduler
+
         specs = [b for b in self.config.backends if b.validation.enabled]
         if not specs:
             return
-        self.validation = ValidationScheduler.from_config(
-            self.store, specs, clock=self.clock, holder_id=self.holder_id
+        validation = self.config.file.validation
+        drift_config, divergence_config = validation.detector_configs()
+        self.validation = ValidationScheduler(
+            self.store,
+            {b.name: (lambda b=b: b.build(self.clock)) for b in specs},
+            {b.name: b.validation.schedule_spec() for b in specs},
+            clock=self.clock,
+            holder_id=self.holder_id,
+            suite=validation.suite(),
+            drift_config=drift_config,
+            divergence_config=divergence_config,
         )
         self.validation.start()
 
@@ -236,6 +233,23 @@ class Daemon:
         self.start()
         self._stop.wait()
         self.stop()
+
+
+def metrics_exporter(
+    store: Store, clock: Any, cycle: EvaluationCycle, *, spool_events: Any = None
+) -> StoreExporter:
+    """The store-tailing exporter plus every extra source: validation metrics, SLO
+    gauges and the router's firing alerts (shared by the daemon and `demo --serve`)."""
+    from validators.metrics import ValidationMetrics
+    from validators.store import ValidationStore
+
+    exporter = StoreExporter(
+        store, clock, spool_events=spool_events, recorder_errors=recorder_errors
+    )
+    exporter.add_source(ValidationMetrics(ValidationStore(store), clock=clock))
+    exporter.add_source(cycle.engine.metrics_source())
+    exporter.add_source(_AlertsSource(cycle.router, clock))
+    return exporter
 
 
 class _AlertsSource:

@@ -388,16 +388,10 @@ def run_demo(*, out: Path, days: float, as_json: bool, serve: bool, port: int) -
 def _serve(demo: DemoRun, port: int, console: Console) -> None:
     import threading
 
-    from collector.exporter import StoreExporter, serve_metrics
+    from collector.exporter import serve_metrics
+    from qsre.daemon import metrics_exporter
 
-    exporter = StoreExporter(demo.store, demo.clock)
-    try:
-        from validators.metrics import ValidationMetricsSource
-
-        exporter.add_source(ValidationMetricsSource(demo.store))
-    except ImportError:
-        pass
-    exporter.add_source(demo.cycle.engine.metrics_source())
+    exporter = metrics_exporter(demo.store, demo.clock, demo.cycle)
     _, _, bound = serve_metrics(exporter, "127.0.0.1", port)
     console.print(f"serving /metrics on http://127.0.0.1:{bound}/metrics (Ctrl-C to stop)")
     with contextlib.suppress(KeyboardInterrupt):
