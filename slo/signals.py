@@ -49,6 +49,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -61,6 +62,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     func,
     inspect,
     or_,
@@ -238,7 +240,7 @@ def _store_signals(store: Store, now: datetime, config: SignalConfig, links: _Li
     alerts: list[Alert] = []
     with store.engine.connect() as conn:
         alerts += _job_signals(conn, now, config, links)
-        alerts += _billing_spike(conn, now, config, links)
+        alerts += _billing_spike(conn, store, now, config, links)
         if (config.calibration_drift.enabled or config.simulator_divergence.enabled) and (
             _has_validation_table(store, conn, now)
         ):
@@ -500,8 +502,100 @@ def _backend_health(
 
 
 # ---------------------------------------------------------------------- billing spike
+_BUCKET_S = 300
+_DAY_BUCKETS = 86400 // _BUCKET_S
+# Spend of a bucket this old is final: every job that finished in it has been shipped.
+_SETTLED_S = 12 * 3600
+# When a baseline bucket is missing, load this many following buckets with it, so that a
+# daemon evaluating every minute queries past spend about once an hour, not every call.
+_LOAD_AHEAD_BUCKETS = 12
+
+
+@dataclass
+class _SpendCache:
+    """Per-store spend of past 5-minute buckets by project (final once settled)."""
+
+    loaded: set[int] = field(default_factory=set)
+    spend: dict[tuple[str, int], float] = field(default_factory=dict)
+    first_finished: dict[str, datetime] = field(default_factory=dict)
+
+
+_spend_caches: weakref.WeakKeyDictionary[Store, _SpendCache] = weakref.WeakKeyDictionary()
+
+
+def _bucket_of(when: datetime) -> int:
+    return math.floor(when.timestamp() / _BUCKET_S)
+
+
+def _bucket_expr(dialect: str) -> Any:
+    t = JobRow.__table__.c
+    if dialect == "sqlite":
+        # finished_at is stored as naive UTC text; strftime('%s') reads it as UTC.
+        return cast(func.strftime("%s", t.finished_at), Integer) // _BUCKET_S
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", t.finished_at) / _BUCKET_S), BigInteger)
+    return None
+
+
+def _load_buckets(
+    conn: Connection, store: Store, cache: _SpendCache, wanted: Iterable[int], now: datetime
+) -> None:
+    """Fill ``cache`` for every bucket in ``wanted`` (all settled) and a few after each."""
+    settled_limit = _bucket_of(now - timedelta(seconds=_SETTLED_S))
+    missing = sorted(b for b in set(wanted) if b not in cache.loaded)
+    ranges: list[tuple[int, int]] = []  # [first, last] bucket, inclusive
+    for b in missing:
+        if ranges and b <= ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], b))
+        else:
+            ranges.append((b, b))
+    ranges = [(lo, max(hi, min(hi + _LOAD_AHEAD_BUCKETS, settled_limit))) for lo, hi in ranges]
+    if not ranges:
+        return
+    t = JobRow.__table__.c
+    epoch = datetime.fromtimestamp(0, tz=now.tzinfo)
+    bounds = [
+        and_(
+            t.finished_at >= epoch + timedelta(seconds=lo * _BUCKET_S),
+            t.finished_at < epoch + timedelta(seconds=(hi + 1) * _BUCKET_S),
+        )
+        for lo, hi in ranges
+    ]
+    where = and_(t.status.in_(TERMINAL_STATUSES), or_(*bounds), t.cost_usd > 0)
+    bucket = _bucket_expr(store.dialect)
+    if bucket is not None:
+        q = select(t.project, bucket, func.sum(t.cost_usd)).where(where).group_by(t.project, bucket)
+        for project, b, usd in conn.execute(q):
+            key = (project, int(b))
+            cache.spend[key] = cache.spend.get(key, 0.0) + float(usd or 0.0)
+    else:
+        for project, finished, usd in conn.execute(
+            select(t.project, t.finished_at, t.cost_usd).where(where)
+        ):
+            key = (project, _bucket_of(as_utc(finished) or now))
+            cache.spend[key] = cache.spend.get(key, 0.0) + float(usd or 0.0)
+    for lo, hi in ranges:
+        cache.loaded.update(range(lo, hi + 1))
+
+
+def _first_finished(conn: Connection, cache: _SpendCache, project: str) -> datetime | None:
+    if project not in cache.first_finished:
+        t = JobRow.__table__.c
+        first = as_utc(
+            conn.execute(
+                select(func.min(t.finished_at)).where(
+                    t.project == project, t.finished_at.is_not(None)
+                )
+            ).scalar()
+        )
+        if first is None:
+            return None
+        cache.first_finished[project] = first
+    return cache.first_finished[project]
+
+
 def _billing_spike(
-    conn: Connection, now: datetime, config: SignalConfig, links: _Links
+    conn: Connection, store: Store, now: datetime, config: SignalConfig, links: _Links
 ) -> list[Alert]:
     cfg = config.billing_spike
     if not cfg.enabled:
@@ -516,27 +610,34 @@ def _billing_spike(
         .group_by(t.project)
         .having(spend > cfg.min_usd)
     )
+    candidates = [(p, float(usd or 0.0)) for p, usd in conn.execute(current).all()]
+    if not candidates:
+        return []
+    cache = _spend_caches.setdefault(store, _SpendCache())
+    width = max(1, round(cfg.window_s / _BUCKET_S))
+    # The baseline windows end on bucket boundaries: [end - width, end) k days ago.
+    end_now = _bucket_of(now)
+    windows = [
+        range(end_now - k * _DAY_BUCKETS - width, end_now - k * _DAY_BUCKETS)
+        for k in range(1, cfg.baseline_days + 1)
+    ]
+    # Bounded memory: forget everything when far more than one evaluation's worth is held.
+    if len(cache.loaded) > 8 * width * cfg.baseline_days + 4 * _DAY_BUCKETS:
+        cache.loaded.clear()
+        cache.spend.clear()
+    _load_buckets(conn, store, cache, (b for w in windows for b in w), now)
     alerts: list[Alert] = []
-    for project, spent in conn.execute(current).all():
-        spent = float(spent or 0.0)
-        first = conn.execute(
-            select(func.min(t.finished_at)).where(t.project == project, t.finished_at.is_not(None))
-        ).scalar()
-        first = as_utc(first)
+    for project, spent in candidates:
+        first = _first_finished(conn, cache, project)
         if first is None:
             continue
-        day_spend: list[float] = []
-        for k in range(1, cfg.baseline_days + 1):
-            end = now - timedelta(days=k)
-            start = end - timedelta(seconds=cfg.window_s)
-            if start < first:
-                break
-            value = conn.execute(
-                select(func.coalesce(func.sum(t.cost_usd), 0.0)).where(
-                    t.project == project, t.finished_at > start, t.finished_at <= end
-                )
-            ).scalar()
-            day_spend.append(float(value or 0.0))
+        first_bucket = _bucket_of(first)
+        # Days before the project's first job are unknown, not zero: they are left out.
+        day_spend = [
+            sum(cache.spend.get((project, b), 0.0) for b in w)
+            for w in windows
+            if w.start >= first_bucket
+        ]
         if len(day_spend) < cfg.min_baseline_days:
             continue
         baseline = statistics.median(day_spend)
@@ -660,13 +761,21 @@ def _validation_signals(
             v.ran_at <= now,
         )
         .order_by(v.ran_at.desc(), v.id.desc())
-        .limit(scan)
+        .limit(bindparam("limit"))
     )
     alerts: list[Alert] = []
     for backend in conn.execute(_VALIDATION_BACKENDS).scalars().all():
-        run = _latest_evaluated_run(
-            conn.execute(latest_rows, {"backend": backend}).mappings().all()
-        )
+        # Usually the newest few rows hold the whole latest run; read more only when the
+        # run may go on past what was read, or when only failed runs were found.
+        limit = min(32, scan)
+        while True:
+            rows = conn.execute(latest_rows, {"backend": backend, "limit": limit}).mappings().all()
+            run = _latest_evaluated_run(rows)
+            if len(rows) < limit or limit >= scan:
+                break
+            if run and rows[-1]["run_id"] != run[0]["run_id"]:
+                break
+            limit = min(scan, limit * 4)
         if not run:
             continue
         ran_at = as_utc(max(r["ran_at"] for r in run))

@@ -102,3 +102,17 @@ def test_latest_run_per_backend_among_many(store, t0, vtable, backends) -> None:
     write(store, vtable, rows)
     fired = kinds(evaluate(store, t0 + 23 * HOUR + timedelta(minutes=1)))
     assert fired == [("simulator_divergence", n) for n in names[::3]]
+
+
+def test_finding_survives_a_long_run_of_failed_validations(store, t0, vtable) -> None:
+    rows = suite_run("sim-d", t0, drift=["qft3"])
+    for k in range(1, 13):  # 12 failed runs, 60 rows, newer than the finding
+        rows += suite_run("sim-d", t0 + k * 10 * timedelta(minutes=1), failed=True)
+    write(store, vtable, rows)
+    now = t0 + 2 * HOUR + timedelta(minutes=1)
+    assert kinds(evaluate(store, now)) == [("calibration_drift", "sim-d")]
+    # The search is bounded: with only 40 rows searched, no evaluated run is found.
+    short = SignalConfig.from_mapping(
+        {"calibration_drift": {"scan_rows": 40}, "simulator_divergence": {"scan_rows": 40}}
+    )
+    assert kinds(evaluate(store, now, short)) == []
