@@ -6,7 +6,13 @@ from dashboards.build import build_dashboards, write_dashboards
 from dashboards.errors import DashboardError, DashboardSpecError, PushError
 from dashboards.push import PushResult, push_dashboards
 from dashboards.queries import metric_names_in, panel_queries
-from dashboards.slo_detail import DEFAULT_POLICIES, BurnPolicy, BurnWindow, SLOLike
+from dashboards.slo_detail import (
+    DEFAULT_POLICIES,
+    BurnPolicy,
+    BurnWindow,
+    SLOLike,
+    policy_for_slo,
+)
 
 __all__ = [
     "DEFAULT_POLICIES",
@@ -20,6 +26,7 @@ __all__ = [
     "build_dashboards",
     "metric_names_in",
     "panel_queries",
+    "policy_for_slo",
     "push_dashboards",
     "write_dashboards",
 ]

@@ -13,7 +13,8 @@ from grafanalib.core import Dashboard
 from dashboards import debug, executive, oncall, slo_detail
 from dashboards.errors import DashboardSpecError
 from dashboards.schema_fix import modernize
-from dashboards.slo_detail import DEFAULT_POLICIES, BurnPolicy, SLOLike
+from dashboards.slo_detail import DEFAULT_POLICIES, BurnPolicy, SLOLike, policy_for_slo
+from slo.policy import builtin_policies
 
 Policies = Mapping[str, BurnPolicy] | Callable[[SLOLike], BurnPolicy | None]
 
@@ -28,13 +29,13 @@ def build_dashboards(
     slos: Iterable[SLOLike],
     *,
     datasource_uid: str = "prometheus",
-    policies: Policies = DEFAULT_POLICIES,
+    policies: Policies = policy_for_slo,
 ) -> dict[str, dict[str, Any]]:
     """Return {file name: dashboard JSON} for the fixed dashboards and one per SLO.
 
     `policies` maps an SLO's `policy` name to the burn windows drawn, or is a function
-    SLO -> BurnPolicy (to derive the period from each SLO's window). SLO names must be
-    unique.
+    SLO -> BurnPolicy. The default derives them from each SLO's model exactly as the
+    generated Prometheus rules do (see `policy_for_slo`). SLO names must be unique.
     """
     if not datasource_uid:
         raise DashboardSpecError("datasource_uid", datasource_uid, "a non-empty datasource uid")
@@ -50,6 +51,7 @@ def build_dashboards(
                 f"slo[{slo.name}].policy",
                 slo.policy,
                 "a policy known to the dashboards"
+                + (_known_policies() if policies is policy_for_slo else "")
                 + ("" if callable(policies) else f": one of {sorted(policies)}"),
             )
         file_name = f"slo-{slo.name}.json"
@@ -59,12 +61,17 @@ def build_dashboards(
     return out
 
 
+def _known_policies() -> str:
+    names = sorted({*builtin_policies(), *DEFAULT_POLICIES})
+    return f": one of {names}"
+
+
 def write_dashboards(
     slos: Iterable[SLOLike],
     out_dir: Path,
     *,
     datasource_uid: str = "prometheus",
-    policies: Policies = DEFAULT_POLICIES,
+    policies: Policies = policy_for_slo,
 ) -> list[Path]:
     """Build the dashboards and write one pretty-printed JSON file each into `out_dir`."""
     dashboards = build_dashboards(slos, datasource_uid=datasource_uid, policies=policies)

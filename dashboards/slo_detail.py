@@ -1,8 +1,10 @@
 """One dashboard per SLO: SLI vs objective, burn rate per alert window, budget burn-down.
 
 Depends only on four attributes of an SLO object (duck typed, see `SLOLike`), and on
-the Sloth-style recording rules the SLO engine generates. Which burn windows and factors
-to draw comes in as data (`BurnPolicy`), normally the same policy the alert rules use.
+the Sloth-style recording rules slo/rules.py generates. Which burn windows and factors
+to draw comes in as data (`BurnPolicy`); for slo.spec's model, `policy_for_slo` derives
+it exactly as slo/rules.py does (period window named after the SLO's window, factors
+from the SLO's policy file), so every panel names a recording rule that exists.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from grafanalib.core import Dashboard
 
 from dashboards.errors import DashboardSpecError
 from dashboards.panels import GREEN, RED, YELLOW, Layout, Query, dashboard, stat, text, timeseries
+from slo.errors import PolicyError
+from slo.policy import get_policy
+from slo.rules import skip_reason
+from slo.spec import SLO
+from slo.windows import factor_period_s, prom_duration
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _WINDOW = re.compile(r"^[0-9]+[smhdw]$")
@@ -68,8 +75,9 @@ class BurnPolicy:
 
 
 # Burn factors for a 30-day period, matching slo/policies/*.yaml by name (sre-workbook:
-# Google SRE Workbook / Sloth; two-four: fixed 4x page, 2x ticket). Callers with other
-# periods pass their own (build_dashboards accepts a mapping or a per-SLO function).
+# Google SRE Workbook / Sloth; two-four: fixed 4x page, 2x ticket). Used only for SLO
+# objects without a `window` (duck-typed stand-ins); slo.spec's SLOs go through
+# `policy_for_slo`, which knows their period.
 DEFAULT_POLICIES: Mapping[str, BurnPolicy] = {
     "sre-workbook": BurnPolicy(
         period="30d",
@@ -96,6 +104,37 @@ DEFAULT_POLICIES: Mapping[str, BurnPolicy] = {
 }
 
 
+def policy_for_slo(slo: SLOLike) -> BurnPolicy | None:
+    """The windows and factors the generated rules alert on for `slo`.
+
+    An SLO with a `window` (slo.spec's model) gets its policy from slo.policy and its
+    period from slo.windows, named as slo/rules.py names the period recording rule
+    (``_rate7d`` for a 7-day or calendar-week SLO). Other objects fall back to
+    DEFAULT_POLICIES by policy name. None when the policy is unknown.
+    """
+    window = getattr(slo, "window", None)
+    if window is None:
+        return DEFAULT_POLICIES.get(slo.policy)
+    try:
+        policy = get_policy(slo.policy)
+    except PolicyError:
+        return None
+    period_s = factor_period_s(window)
+    return BurnPolicy(
+        period=prom_duration(period_s),
+        windows=tuple(
+            BurnWindow(
+                tier.severity,
+                prom_duration(pair.long_s),
+                prom_duration(pair.short_s),
+                pair.factor(period_s),
+            )
+            for tier in policy.tiers
+            for pair in tier.pairs
+        ),
+    )
+
+
 def dashboard_uid(slo_name: str) -> str:
     """A stable Grafana uid for an SLO's dashboard (hashed when the name is too long)."""
     uid = f"qsre-slo-{slo_name}"
@@ -118,8 +157,15 @@ def _num(value: float) -> str:
 
 
 def build(slo: SLOLike, policy: BurnPolicy, datasource_uid: str) -> Dashboard:
-    """The detail dashboard for one SLO under `policy`."""
+    """The detail dashboard for one SLO under `policy`.
+
+    An SLO for which slo/rules.py generates no recording rules (tag filters,
+    Timeslices, ...) is drawn from the qsre engine's gauges instead.
+    """
     _check(slo)
+    reason = skip_reason(slo) if isinstance(slo, SLO) else None
+    if reason is not None:
+        return _build_from_engine(slo, policy, datasource_uid, reason)
     sel = f'{{slo="{slo.name}"}}'
     budget = _num(1 - slo.objective)
 
@@ -195,6 +241,63 @@ def build(slo: SLOLike, policy: BurnPolicy, datasource_uid: str) -> Dashboard:
             Query(f"slo:period_error_budget_remaining:ratio{sel}", "remaining (Prometheus rules)"),
             Query(f"qsre_slo_error_budget_remaining_ratio{sel}", "remaining (qsre engine)"),
         ],
+        unit="percentunit",
+        thresholds=[(None, RED), (0, YELLOW), (0.25, GREEN)],
+        w=24,
+    )
+    return dashboard(
+        uid=dashboard_uid(slo.name),
+        title=f"qsre SLO: {slo.name}",
+        description=slo.description or f"SLO {slo.name}",
+        tags=["qsre", "slo", slo.name],
+        layout=layout,
+        datasource_uid=datasource_uid,
+        with_backend=False,
+        time_from="now-7d",
+    )
+
+
+def _build_from_engine(
+    slo: SLOLike, policy: BurnPolicy, datasource_uid: str, reason: str
+) -> Dashboard:
+    """Panels over the engine's qsre_slo_* gauges, for SLOs Prometheus cannot compute."""
+    sel = f'{{slo="{slo.name}"}}'
+    layout = Layout()
+    text(
+        layout,
+        f"SLO {slo.name}",
+        f"{slo.description}\n\n**Objective** {_num(slo.objective * 100)} % over "
+        f"{policy.period} · **policy** `{slo.policy}`\n\nNo Prometheus recording rules "
+        f"exist for this SLO ({reason}); the numbers below come from the qsre engine.",
+    )
+    stat(
+        layout,
+        f"SLI over {policy.period}",
+        [Query(f"qsre_slo_sli_ratio{sel}", "SLI")],
+        unit="percentunit",
+        decimals=3,
+        thresholds=[(None, RED), (slo.objective, GREEN)],
+        w=12,
+    )
+    stat(
+        layout,
+        "Error budget remaining",
+        [Query(f"qsre_slo_error_budget_remaining_ratio{sel}", "remaining")],
+        unit="percentunit",
+        thresholds=[(None, RED), (0.25, YELLOW), (0.5, GREEN)],
+        w=12,
+    )
+    timeseries(
+        layout,
+        "Burn rate per window (qsre engine)",
+        [Query(f"qsre_slo_burn_rate{sel}", "{{window}}")],
+        thresholds=[(None, GREEN), (1, YELLOW), (max(w.factor for w in policy.windows), RED)],
+        w=24,
+    )
+    timeseries(
+        layout,
+        "Error budget burn-down",
+        [Query(f"qsre_slo_error_budget_remaining_ratio{sel}", "remaining (qsre engine)")],
         unit="percentunit",
         thresholds=[(None, RED), (0, YELLOW), (0.25, GREEN)],
         w=24,

@@ -10,6 +10,7 @@ from dashboards import (
     BurnWindow,
     DashboardSpecError,
     build_dashboards,
+    metric_names_in,
     panel_queries,
 )
 from dashboards.slo_detail import dashboard_uid
@@ -153,3 +154,63 @@ def test_real_slo_spec_objects_are_accepted():
     dash = build_dashboards(slos)["slo-ibm-jobs.json"]
     assert dash["title"] == "qsre SLO: ibm-jobs"
     assert 'slo:sli_error:ratio_rate1h{slo="ibm-jobs"} / 0.01' in panel_queries(dash)
+
+
+def test_real_slo_dashboards_follow_the_slo_window_and_the_generated_rules():
+    spec = pytest.importorskip("slo.spec")
+    rules_mod = pytest.importorskip("slo.rules")
+    slos = spec.parse_slos(
+        [
+            {
+                "name": "weekly-jobs",
+                "objective": 0.99,
+                "sli": {"kind": "job_success"},
+                "window": "7d",
+            },
+            {
+                "name": "calendar-spend",
+                "objective": 0.9,
+                "sli": {"kind": "cost_budget", "budget_usd": 100},
+                "window": {"calendar": "week", "time_zone": "UTC"},
+                "policy": "two-four",
+            },
+        ],
+        "qsre.yaml",
+    )
+    dashes = build_dashboards(slos)
+    recorded = {
+        r["record"]
+        for g in rules_mod.build_rules(slos, "https://runbooks.example/")["groups"]
+        for r in g["rules"]
+        if "record" in r
+    }
+    weekly = dashes["slo-weekly-jobs.json"]
+    # 7-day period: 2 % of the budget in 1 h is a 3.36x burn, 10 % in 3 d is 0.2333x.
+    assert "Burn rate 1h / 5m (page at 3.36×)" in titles(weekly)
+    assert "Burn rate 3d / 6h (ticket at 0.233333×)" in titles(weekly)
+    assert any('slo:sli_error:ratio_rate7d{slo="weekly-jobs"}' in q for q in panel_queries(weekly))
+    spend = dashes["slo-calendar-spend.json"]
+    assert "Burn rate 1h / 5m (page at 4×)" in titles(spend)
+    for dash in (weekly, spend):
+        names = {m for q in panel_queries(dash) for m in metric_names_in(q) if m.startswith("slo:")}
+        assert names and names <= recorded
+        assert not any("ratio_rate30d" in q for q in panel_queries(dash))
+
+
+def test_slo_without_prometheus_rules_is_drawn_from_engine_gauges():
+    spec = pytest.importorskip("slo.spec")
+    slos = spec.parse_slos(
+        [
+            {
+                "name": "tagged",
+                "objective": 0.99,
+                "sli": {"kind": "job_success", "tags": {"team": "chem"}},
+                "window": "30d",
+            }
+        ],
+        "qsre.yaml",
+    )
+    queries = panel_queries(build_dashboards(slos)["slo-tagged.json"])
+    assert queries and not any("slo:" in q for q in queries)
+    assert 'qsre_slo_sli_ratio{slo="tagged"}' in queries
+    assert 'qsre_slo_burn_rate{slo="tagged"}' in queries
