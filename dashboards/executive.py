@@ -20,9 +20,11 @@ from dashboards.panels import (
 UID = "qsre-executive"
 TITLE = "qsre Executive"
 
+# The job_success SLI's definition (slo/rules.py): cancelled jobs are neither good nor
+# bad, so the ratio drawn against the SLO objective leaves them out of the denominator.
 _SUCCESS_RATIO = (
     f'sum(rate(qsre_jobs_total{{{BACKEND}, status="done"}}[1h]))'
-    f" / sum(rate(qsre_jobs_total{{{BACKEND}}}[1h]))"
+    f' / sum(rate(qsre_jobs_total{{{BACKEND}, status!="cancelled"}}[1h]))'
 )
 
 
@@ -37,7 +39,7 @@ def build(datasource_uid: str) -> Dashboard:
         unit="percentunit",
         decimals=2,
         thresholds=[(None, RED), (0.99, YELLOW), (0.999, GREEN)],
-        description="Share of jobs reaching a terminal status that finished `done`.",
+        description="Share of finished jobs (cancelled ones excluded) that ended `done`.",
     )
     stat(
         layout,

@@ -32,12 +32,14 @@ def build(datasource_uid: str) -> Dashboard:
         "Firing alerts",
         [
             Query(
-                'ALERTS{alertstate="firing", alertname=~"Qsre.*"}',
+                "sort_desc(sum by (kind, severity) (qsre_alerts_firing))",
+                "{{kind}} {{severity}}",
                 instant=True,
-            ),
-            Query("qsre_alerts_firing > 0", instant=True),
+            )
         ],
-        description="Prometheus-evaluated alerts, and alerts open in the qsre alert router.",
+        description="Alerts open in the qsre alert router (not silenced or inhibited) by "
+        "kind and severity; 0 rows are kinds that are quiet. Alerts Prometheus itself "
+        "evaluates from the generated rules appear as annotations.",
     )
     timeseries(
         layout,

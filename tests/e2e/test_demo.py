@@ -86,10 +86,12 @@ def test_outputs_are_written(demo_week):
     assert log.is_file()
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     assert lines, "the alert log is empty"
-    # every kind that fired was notified to the console receiver
+    # every page that fired was notified to the console receiver, with its runbook
     text = log.read_text()
-    for kind in {a.kind for a in demo_week.demo.fired.values() if a.severity == "page"}:
-        assert kind in text, f"page of kind {kind} missing from the alert log"
+    base = demo_week.demo.config.file.links.runbook_base_url
+    paged = {a.kind for a in demo_week.demo.fired.values() if a.severity == "page"}
+    missing = {k for k in paged if f"runbook={runbook_url(k, base)}" not in text}
+    assert missing == set(), f"pages missing from the alert log:\n{text}"
 
 
 def test_run_demo_json_scorecard(tmp_path, capsys, monkeypatch):
