@@ -207,6 +207,7 @@ class ExecutionProxy(BackendV2):
         record_counts: bool = True,
         recorder: Recorder | None = None,
         name: str | None = None,
+        tracer_provider: Any = None,
     ) -> None:
         super().__init__(
             provider=getattr(backend, "provider", None),
@@ -223,6 +224,10 @@ class ExecutionProxy(BackendV2):
         self.clock = clock or SystemClock()
         self.record_counts = record_counts
         self._recorder = recorder or spool_recorder(self._store)
+        if tracer_provider is not None and hasattr(self._recorder, "shipper"):
+            from collector.tracing import JobSpanEmitter
+
+            self._recorder.shipper.span_sink = JobSpanEmitter(tracer_provider).emit
         self._static = self._recorder.static_fragment(
             {
                 "backend": self.name,

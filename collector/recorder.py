@@ -138,6 +138,17 @@ class SpoolRecorder:
 
 _registry: dict[tuple[str, str], SpoolRecorder] = {}
 _registry_lock = threading.Lock()
+_default_span_sink: SpanSink | None = None
+
+
+def set_default_span_sink(sink: SpanSink | None) -> None:
+    """Emit a span per finished job from every recorder of this process (existing
+    and future). Spans are built on the shipper thread, off the user's call."""
+    global _default_span_sink
+    with _registry_lock:
+        _default_span_sink = sink
+        for rec in _registry.values():
+            rec.shipper.span_sink = sink
 
 
 def spool_recorder(store: Store, directory: Path | None = None) -> SpoolRecorder:
@@ -147,7 +158,7 @@ def spool_recorder(store: Store, directory: Path | None = None) -> SpoolRecorder
     with _registry_lock:
         rec = _registry.get(key)
         if rec is None or rec._closed:
-            rec = SpoolRecorder(store, directory)
+            rec = SpoolRecorder(store, directory, span_sink=_default_span_sink)
             _registry[key] = rec
         return rec
 

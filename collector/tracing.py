@@ -206,3 +206,23 @@ def configure_tracing(
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
+
+
+def enable_tracing(tracer_provider: Any = None) -> JobSpanEmitter:
+    """One CLIENT span per finished job from every proxy of this process.
+
+    Spans are emitted by the shipper thread from the spooled lifecycle events, with
+    the job's own start/end times, so they add no latency to the user's call.
+    Returns the emitter (``enable_tracing(None)`` uses the global tracer provider).
+    """
+    from collector.recorder import set_default_span_sink
+
+    emitter = JobSpanEmitter(tracer_provider)
+    set_default_span_sink(emitter.emit)
+    return emitter
+
+
+def disable_tracing() -> None:
+    from collector.recorder import set_default_span_sink
+
+    set_default_span_sink(None)

@@ -87,6 +87,7 @@ class Daemon:
         # Stable across restarts (the scheduler's job table is named after it) but
         # distinct for two replicas on one host.
         self.holder_id = f"{socket.gethostname()}-{self.port}"
+        self.span_sink = self._configure_tracing()
         self.router = build_router(config, self.store, self.clock)
         self.cycle = EvaluationCycle(
             config, self.store, self.router, self.clock, health=self._health
@@ -101,6 +102,15 @@ class Daemon:
         self._stop = threading.Event()
         self._server: Any = None
         self.bound_port: int | None = None
+
+    def _configure_tracing(self) -> Any:
+        tracing = self.config.file.tracing
+        if not tracing.otlp_endpoint and not tracing.console:
+            return None
+        from collector.tracing import configure_tracing, enable_tracing
+
+        provider = configure_tracing(otlp_endpoint=tracing.otlp_endpoint, console=tracing.console)
+        return enable_tracing(provider).emit
 
     # ------------------------------------------------------------ health & metrics
     def _spool_events(self) -> dict[str, float]:
@@ -127,7 +137,9 @@ class Daemon:
     # ------------------------------------------------------------ jobs
     def adopt(self) -> None:
         try:
-            adopted = adopt_orphans(self.spool_dir, self.store, clock=self.clock)
+            adopted = adopt_orphans(
+                self.spool_dir, self.store, clock=self.clock, span_sink=self.span_sink
+            )
             if adopted:
                 log.info("adopted %d orphaned spools: %s", len(adopted), adopted)
         except Exception:  # noqa: BLE001
