@@ -68,6 +68,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -256,36 +257,32 @@ def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _job_counts(conn: Connection, now: datetime, config: SignalConfig) -> dict[str, _BackendCounts]:
+_JOB_WINDOWS = (
+    "auth_failure",
+    "result_corruption",
+    "quota_breach",
+    "network_blips",
+    "queue_overload",
+    "backend_down",
+)
+
+
+@lru_cache(maxsize=16)
+def _job_counts_query(down_classes: tuple[str, ...]) -> Any:
+    """The grouped per-backend counts, built once: building a statement costs more than
+    running it on a short window, so times and thresholds are bound parameters."""
     t = JobRow.__table__.c
-    windows = {
-        name: getattr(config, name).window_s
-        for name in (
-            "auth_failure",
-            "result_corruption",
-            "quota_breach",
-            "network_blips",
-            "queue_overload",
-            "backend_down",
-        )
-        if getattr(config, name).enabled
-    }
-    if not windows:
-        return {}
-    since = {name: _since(now, w) for name, w in windows.items()}
-    far = _since(now, max(windows.values()))
 
     def within(name: str) -> Any:
-        return t.finished_at > since.get(name, now)
+        return t.finished_at > bindparam(f"since_{name}")
 
     no_class = t.error_class.is_(None)
     backend_side = and_(
         t.status.in_(("done", "error")),
         or_(no_class, t.error_class.not_in((*CLIENT_SIDE_ERROR_CLASSES, "auth"))),
     )
-    qo = config.queue_overload
     queue_done = and_(within("queue_overload"), t.status == "done", t.queue_seconds.is_not(None))
-    q = (
+    return (
         select(
             t.backend,
             _count(and_(within("auth_failure"), t.error_class == "auth")),
@@ -304,34 +301,62 @@ def _job_counts(conn: Connection, now: datetime, config: SignalConfig) -> dict[s
                 )
             ),
             _count(
-                and_(
-                    within("backend_down"),
-                    t.status == "error",
-                    t.error_class.in_(config.backend_down.error_classes),
-                )
+                and_(within("backend_down"), t.status == "error", t.error_class.in_(down_classes))
             ),
             _count(and_(within("backend_down"), backend_side)),
             _count(queue_done),
-            _count(and_(queue_done, t.queue_seconds > qo.threshold_seconds)),
+            _count(and_(queue_done, t.queue_seconds > bindparam("queue_threshold"))),
         )
-        .where(t.status.in_(TERMINAL_STATUSES), t.finished_at > far, t.finished_at <= now)
+        .where(
+            t.status.in_(TERMINAL_STATUSES),
+            t.finished_at > bindparam("far"),
+            t.finished_at <= bindparam("now"),
+        )
         .group_by(t.backend)
     )
+
+
+@lru_cache(maxsize=1)
+def _waiting_query() -> Any:
+    t = JobRow.__table__.c
+    return (
+        select(t.backend, func.count(), func.min(t.submitted_at))
+        .where(
+            t.status == "queued",
+            t.submitted_at > bindparam("oldest"),
+            t.submitted_at <= bindparam("waited"),
+        )
+        .group_by(t.backend)
+        .having(func.count() >= bindparam("min_jobs"))
+    )
+
+
+def _job_counts(conn: Connection, now: datetime, config: SignalConfig) -> dict[str, _BackendCounts]:
+    windows = {n: getattr(config, n).window_s for n in _JOB_WINDOWS if getattr(config, n).enabled}
+    if not windows:
+        return {}
+    qo = config.queue_overload
+    # A disabled signal's window starts at `now`: nothing finished after now is read.
+    params: dict[str, Any] = {
+        f"since_{name}": _since(now, windows[name]) if name in windows else now
+        for name in _JOB_WINDOWS
+    }
+    params.update(
+        far=_since(now, max(windows.values())), now=now, queue_threshold=qo.threshold_seconds
+    )
     out: dict[str, _BackendCounts] = {}
-    for row in conn.execute(q):
+    for row in conn.execute(_job_counts_query(config.backend_down.error_classes), params):
         out[row[0]] = _BackendCounts(*(int(v) for v in row[1:]))
     if qo.enabled and qo.waiting_min_jobs > 0:
-        waiting = (
-            select(t.backend, func.count(), func.min(t.submitted_at))
-            .where(
-                t.status == "queued",
-                t.submitted_at > _since(now, qo.waiting_lookback_s),
-                t.submitted_at <= _since(now, qo.waiting_seconds),
-            )
-            .group_by(t.backend)
-            .having(func.count() >= qo.waiting_min_jobs)
+        waiting = conn.execute(
+            _waiting_query(),
+            {
+                "oldest": _since(now, qo.waiting_lookback_s),
+                "waited": _since(now, qo.waiting_seconds),
+                "min_jobs": qo.waiting_min_jobs,
+            },
         )
-        for backend, n, oldest in conn.execute(waiting):
+        for backend, n, oldest in waiting:
             counts = out.setdefault(backend, _BackendCounts())
             counts.extra["waiting"] = (int(n), as_utc(oldest))
     return out
@@ -594,23 +619,32 @@ def _first_finished(conn: Connection, cache: _SpendCache, project: str) -> datet
     return cache.first_finished[project]
 
 
+@lru_cache(maxsize=1)
+def _current_spend_query() -> Any:
+    t = JobRow.__table__.c
+    spend = func.sum(t.cost_usd)
+    return (
+        select(t.project, spend)
+        .where(
+            t.status.in_(TERMINAL_STATUSES),
+            t.finished_at > bindparam("since"),
+            t.finished_at <= bindparam("now"),
+        )
+        .group_by(t.project)
+        .having(spend > bindparam("min_usd"))
+    )
+
+
 def _billing_spike(
     conn: Connection, store: Store, now: datetime, config: SignalConfig, links: _Links
 ) -> list[Alert]:
     cfg = config.billing_spike
     if not cfg.enabled:
         return []
-    t = JobRow.__table__.c
-    since = _since(now, cfg.window_s)
-    spend = func.sum(t.cost_usd)
+    params = {"since": _since(now, cfg.window_s), "now": now, "min_usd": cfg.min_usd}
     # Cheap first pass: only projects already above the dollar floor need a baseline.
-    current = (
-        select(t.project, spend)
-        .where(t.status.in_(TERMINAL_STATUSES), t.finished_at > since, t.finished_at <= now)
-        .group_by(t.project)
-        .having(spend > cfg.min_usd)
-    )
-    candidates = [(p, float(usd or 0.0)) for p, usd in conn.execute(current).all()]
+    current = conn.execute(_current_spend_query(), params).all()
+    candidates = [(p, float(usd or 0.0)) for p, usd in current]
     if not candidates:
         return []
     cache = _spend_caches.setdefault(store, _SpendCache())
@@ -733,6 +767,63 @@ def _latest_evaluated_run(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str
     return []
 
 
+_VALIDATION_COLUMNS = (
+    "id",
+    "backend",
+    "run_id",
+    "circuit",
+    "ran_at",
+    "verdict",
+    "drift",
+    "diverged",
+    "fidelity",
+    "divergence_tvd",
+    "divergence_p",
+    "drift_statistic",
+    "drift_threshold",
+)
+# Backends per statement: one round trip reads the newest rows of up to this many.
+_BACKENDS_PER_QUERY = 16
+
+
+@lru_cache(maxsize=_BACKENDS_PER_QUERY)
+def _latest_validation_rows_query(backends: int) -> Any:
+    """The newest ``limit`` rows of each of ``backends`` backends (bound as b0, b1, ...),
+    as one UNION ALL of index-ordered scans."""
+    v = VALIDATION_RUNS.c
+    parts = [
+        select(*(v[c] for c in _VALIDATION_COLUMNS))
+        .where(
+            v.backend == bindparam(f"b{i}"),
+            v.ran_at > bindparam("oldest"),
+            v.ran_at <= bindparam("now"),
+        )
+        .order_by(v.ran_at.desc(), v.id.desc())
+        .limit(bindparam("limit"))
+        .subquery(f"latest{i}")
+        for i in range(backends)
+    ]
+    selects = [select(*part.c) for part in parts]
+    return selects[0] if backends == 1 else union_all(*selects)
+
+
+def _newest_rows(
+    conn: Connection, backends: Sequence[str], oldest: datetime, now: datetime, limit: int
+) -> dict[str, list[Mapping[str, Any]]]:
+    """Newest ``limit`` validation rows per backend, newest first."""
+    out: dict[str, list[Mapping[str, Any]]] = {b: [] for b in backends}
+    for start in range(0, len(backends), _BACKENDS_PER_QUERY):
+        chunk = backends[start : start + _BACKENDS_PER_QUERY]
+        params: dict[str, Any] = {f"b{i}": b for i, b in enumerate(chunk)}
+        params.update(oldest=oldest, now=now, limit=limit)
+        for row in conn.execute(_latest_validation_rows_query(len(chunk)), params).mappings():
+            out[row["backend"]].append(row)
+    for rows in out.values():
+        # A UNION does not promise the order of its parts' rows: sort again.
+        rows.sort(key=lambda r: (as_utc(r["ran_at"]), r["id"]), reverse=True)
+    return out
+
+
 def _validation_signals(
     conn: Connection, now: datetime, config: SignalConfig, links: _Links
 ) -> list[Alert]:
@@ -740,42 +831,22 @@ def _validation_signals(
     enabled = [c for c in (drift_cfg, div_cfg) if c.enabled]
     oldest = _since(now, max(c.max_age_s for c in enabled))
     scan = max(c.scan_rows for c in enabled)
-    v = VALIDATION_RUNS.c
-    latest_rows = (
-        select(
-            v.run_id,
-            v.circuit,
-            v.ran_at,
-            v.verdict,
-            v.drift,
-            v.diverged,
-            v.fidelity,
-            v.divergence_tvd,
-            v.divergence_p,
-            v.drift_statistic,
-            v.drift_threshold,
-        )
-        .where(
-            v.backend == bindparam("backend"),
-            v.ran_at > oldest,
-            v.ran_at <= now,
-        )
-        .order_by(v.ran_at.desc(), v.id.desc())
-        .limit(bindparam("limit"))
-    )
+    backends = list(conn.execute(_VALIDATION_BACKENDS).scalars().all())
+    # Usually the newest few rows of a backend hold its whole latest run; read more only
+    # where the run may go on past what was read, or only failed runs were found.
+    limit = min(32, scan)
+    newest = _newest_rows(conn, backends, oldest, now, limit)
     alerts: list[Alert] = []
-    for backend in conn.execute(_VALIDATION_BACKENDS).scalars().all():
-        # Usually the newest few rows hold the whole latest run; read more only when the
-        # run may go on past what was read, or when only failed runs were found.
-        limit = min(32, scan)
+    for backend in backends:
+        rows, backend_limit = newest[backend], limit
         while True:
-            rows = conn.execute(latest_rows, {"backend": backend, "limit": limit}).mappings().all()
             run = _latest_evaluated_run(rows)
-            if len(rows) < limit or limit >= scan:
+            if len(rows) < backend_limit or backend_limit >= scan:
                 break
             if run and rows[-1]["run_id"] != run[0]["run_id"]:
                 break
-            limit = min(scan, limit * 4)
+            backend_limit = min(scan, backend_limit * 4)
+            rows = _newest_rows(conn, [backend], oldest, now, backend_limit)[backend]
         if not run:
             continue
         ran_at = as_utc(max(r["ran_at"] for r in run))

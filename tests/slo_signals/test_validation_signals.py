@@ -91,7 +91,7 @@ def test_stale_and_future_runs_are_ignored(store, t0, vtable) -> None:
     ]
 
 
-@pytest.mark.parametrize("backends", [1, 12])
+@pytest.mark.parametrize("backends", [1, 20])
 def test_latest_run_per_backend_among_many(store, t0, vtable, backends) -> None:
     names = [f"qpu-{i:02d}" for i in range(backends)]
     rows = []
