@@ -5,25 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    inspect,
-)
+from sqlalchemy import Table, insert
 
 from collector.store import Store
 from slo.alerts import Alert
@@ -142,39 +130,21 @@ def minutes(start: datetime, count: int, step_min: float = 1.0) -> Iterator[date
 
 
 def validation_table(store: Store) -> Table:
-    """validation_runs as the validators' migration v0001 defines it; created here when
-    that migration has not run on this store."""
-    meta = MetaData()
-    seq = BigInteger().with_variant(Integer, "sqlite")
-    table = Table(
-        "validation_runs",
-        meta,
-        Column("id", seq, primary_key=True, autoincrement=True),
-        Column("run_id", String(36), nullable=False),
-        Column("backend", String(200), nullable=False),
-        Column("circuit", String(100), nullable=False),
-        Column("family", String(50), nullable=False),
-        Column("ran_at", DateTime(timezone=True), nullable=False),
-        Column("job_id", String(36)),
-        Column("shots", Integer),
-        Column("calibration_at", DateTime(timezone=True)),
-        Column("fidelity", Float),
-        Column("tvd_ideal", Float),
-        Column("divergence_tvd", Float),
-        Column("divergence_p", Float),
-        Column("drift_statistic", Float),
-        Column("drift_threshold", Float),
-        Column("drift", Boolean, nullable=False),
-        Column("diverged", Boolean),
-        Column("verdict", String(16), nullable=False),
-        Column("evidence", JSON),
-        Column("versions", JSON),
-        Index("ix_validation_runs_backend_ran_at", "backend", "ran_at"),
-        Index("ix_validation_runs_ran_at", "ran_at"),
-    )
-    if not inspect(store.engine).has_table("validation_runs"):
-        meta.create_all(store.engine)
-    return table
+    """validation_runs exactly as the validators' migration (v0001) creates it."""
+    from validators.store import ValidationStore, validation_runs
+
+    ValidationStore(store)
+    return validation_runs
+
+
+def write_runs(store: Store, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert validation rows after checking them against the validators' record type."""
+    from validators.store import ValidationRunRecord, validation_runs
+
+    records = [ValidationRunRecord(**row) for row in rows]
+    values = [{k: v for k, v in asdict(r).items() if k != "id"} for r in records]
+    with store.engine.begin() as conn:
+        conn.execute(insert(validation_runs), values)
 
 
 CIRCUITS = ("bell", "ghz3", "ghz5", "qft3", "mirror4")

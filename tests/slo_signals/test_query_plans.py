@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import event, insert
+from sqlalchemy import event
 
 from collector.store import Store
 from slo.signal_config import SignalConfig
 
-from .conftest import evaluate, healthy_stream, job, suite_run, validation_table
+from .conftest import evaluate, healthy_stream, job, suite_run, validation_table, write_runs
 
 
 def test_every_statement_searches_an_index(sqlite_url, t0) -> None:
@@ -18,13 +18,12 @@ def test_every_statement_searches_an_index(sqlite_url, t0) -> None:
     jobs = healthy_stream(t0 - timedelta(days=8), t0, seed=2, projects=("chem", "fin"))
     jobs += [job("sim-a", t0 - timedelta(minutes=1), status="error", error_class="auth")]
     store.upsert_jobs(jobs)
-    table = validation_table(store)
+    validation_table(store)
     rows = []
     for k in range(48):
         for backend in ("sim-a", "sim-b"):
             rows += suite_run(backend, t0 - timedelta(days=2) + k * timedelta(hours=1))
-    with store.engine.begin() as conn:
-        conn.execute(insert(table), rows)
+    write_runs(store, rows)
 
     statements: list[tuple[str, object]] = []
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
 
 from slo.signal_config import SignalConfig
 
-from .conftest import RUNBOOKS, evaluate, kinds, suite_run, validation_table
+from .conftest import RUNBOOKS, evaluate, kinds, suite_run, validation_table, write_runs
 
 HOUR = timedelta(hours=1)
 
 
 def write(store, table, rows) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(insert(table), rows)
+    write_runs(store, rows)
 
 
 def test_no_validation_table_means_no_validation_alerts(store, t0) -> None:
