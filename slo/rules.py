@@ -86,10 +86,15 @@ def sli_query(slo: SLO) -> SLIQuery:
     sli = slo.sli
     filters = [_matcher("backend", sli.backends), _matcher("project", sli.projects)]
     if sli.kind in ("job_success", "auth_errors"):
-        bad_m = 'status=~"error|unknown"' if sli.kind == "job_success" else 'error_class="auth"'
-        total_m = 'status!="cancelled"' if sli.kind == "job_success" else ""
-        bad = _sel("qsre_jobs_total", [bad_m, *filters])
-        total = _sel("qsre_jobs_total", [total_m, *filters])
+        # Same definition as the engine (slo/sli.py): client-side rejections
+        # (quota, invalid_input) never reached the backend, so they are not events.
+        not_rejected = 'error_class!~"quota|invalid_input"'
+        if sli.kind == "job_success":
+            bad = _sel("qsre_jobs_total", ['status=~"error|unknown"', not_rejected, *filters])
+            total = _sel("qsre_jobs_total", ['status!="cancelled"', not_rejected, *filters])
+        else:
+            bad = _sel("qsre_jobs_total", ['error_class="auth"', *filters])
+            total = _sel("qsre_jobs_total", ["", *filters])
         return SLIQuery(_ratio(bad, total), _sum_inc(total), _sel("qsre_jobs_total", filters))
     if sli.kind in ("queue_latency", "e2e_latency"):
         base = "qsre_job_queue_seconds" if sli.kind == "queue_latency" else "qsre_job_e2e_seconds"

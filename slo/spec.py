@@ -22,8 +22,9 @@ consumes these models and never re-reads YAML. Native format, one list item::
 SLI kinds (good / total events, counted from the store by the rollups):
 
 - ``job_success``: good = status done; total = terminal jobs except ``cancelled``
-  (a cancellation is the user's decision, not a service failure); ``error`` and
-  ``unknown`` (outcome lost) are bad.
+  (a cancellation is the user's decision, not a service failure) and client-side
+  rejections (error_class ``quota`` / ``invalid_input``: refused before submission);
+  ``error`` and ``unknown`` (outcome lost) are bad.
 - ``queue_latency``: good = queue_seconds <= threshold_seconds; total = jobs with a
   measured queue time.
 - ``e2e_latency``: good = e2e_seconds <= threshold_seconds.
