@@ -10,6 +10,7 @@ model, which keeps the result exact.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
 from collections import OrderedDict
@@ -26,8 +27,8 @@ from validators.errors import InvalidConfig
 
 _CACHE_SIZE = 4096
 _lock = threading.Lock()
-_predicted: OrderedDict[tuple[str, datetime, str], dict[str, float]] = OrderedDict()
-_noise: OrderedDict[tuple[str, datetime], tuple[NoiseModel, AerSimulator]] = OrderedDict()
+_predicted: OrderedDict[tuple[str, datetime, str, str], dict[str, float]] = OrderedDict()
+_noise: OrderedDict[tuple[str, datetime, str], tuple[NoiseModel, AerSimulator]] = OrderedDict()
 _transpiled: weakref.WeakKeyDictionary[Any, dict[str, QuantumCircuit]] = weakref.WeakKeyDictionary()
 
 
@@ -95,8 +96,34 @@ def transpile_reference(ref: ReferenceCircuit, backend: Any) -> QuantumCircuit:
     return compiled
 
 
+def calibration_fingerprint(backend: Any) -> str:
+    """A hash of everything the backend reports about its calibration (every
+    instruction's error and duration, every qubit's T1/T2/frequency).
+
+    Part of the prediction cache keys: the name and calibration timestamp alone
+    would let two different backends that share both (a test double, a renamed
+    device, a replayed snapshot) reuse each other's predictions.
+    """
+    digest = hashlib.sha256()
+    target = getattr(backend, "target", None)
+    if target is None:
+        return ""
+    for name in sorted(target.operation_names):
+        for qargs, props in sorted((target[name] or {}).items(), key=lambda kv: str(kv[0])):
+            if props is not None:
+                digest.update(f"{name}{qargs}{props.error!r}{props.duration!r};".encode())
+    for q in getattr(target, "qubit_properties", None) or ():
+        if q is not None:
+            digest.update(f"{q.t1!r},{q.t2!r},{q.frequency!r};".encode())
+    return digest.hexdigest()
+
+
 def _noise_for(backend: Any, calibration_at: datetime | None) -> tuple[NoiseModel, AerSimulator]:
-    key = (backend.name, calibration_at) if calibration_at is not None else None
+    key = (
+        (backend.name, calibration_at, calibration_fingerprint(backend))
+        if calibration_at is not None
+        else None
+    )
     if key is not None:
         with _lock:
             hit = _noise.get(key)
@@ -152,12 +179,16 @@ def predicted_distribution(
 
     None when the backend reports no calibration (no error rates in its Target):
     divergence is then "not evaluated". Cached per (backend name, calibration
-    timestamp, circuit key); with no timestamp nothing is cached, since nothing
-    would tell a stale entry from a fresh one.
+    timestamp, calibration fingerprint, circuit key); with no timestamp nothing is
+    cached, since nothing would tell a stale entry from a fresh one.
     """
     if not has_calibration(backend):
         return None
-    key = (backend.name, calibration_at, ref.key) if calibration_at is not None else None
+    key = (
+        (backend.name, calibration_at, calibration_fingerprint(backend), ref.key)
+        if calibration_at is not None
+        else None
+    )
     if key is not None:
         with _lock:
             hit = _predicted.get(key)

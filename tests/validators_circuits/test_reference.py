@@ -136,3 +136,28 @@ def test_reported_drift_moves_the_prediction(suite) -> None:
     counts = _counts(backend, ref)
     assert g_test_pvalue(counts, after) > 1e-3
     assert g_test_pvalue(counts, before) < 1e-6
+
+
+def test_prediction_cache_tells_same_named_backends_apart():
+    """Two backends with one name and one calibration time but different reported
+    noise (a test double, a replayed snapshot) must not share predictions."""
+    from datetime import UTC, datetime
+
+    from collector.clock import VirtualClock
+    from qsre.sim.config import SimBackendConfig, build_sim_backend
+    from validators.circuits import build_suite
+    from validators.reference import calibration_timestamp, predicted_distribution
+
+    clock = VirtualClock(datetime(2026, 11, 16, tzinfo=UTC))
+    quiet = build_sim_backend(
+        SimBackendConfig.model_validate({"name": "twin", "noise": {"readout_error": 0.01}}), clock
+    )
+    noisy = build_sim_backend(
+        SimBackendConfig.model_validate({"name": "twin", "noise": {"readout_error": 0.08}}), clock
+    )
+    assert calibration_timestamp(quiet) == calibration_timestamp(noisy)
+    [ref] = build_suite({"circuits": ["readout_1"]}, 5)
+    p_quiet = predicted_distribution(ref, quiet, calibration_timestamp(quiet))
+    p_noisy = predicted_distribution(ref, noisy, calibration_timestamp(noisy))
+    ones = "1" * len(next(iter(p_quiet)))
+    assert p_quiet[ones] > p_noisy[ones] + 0.05
