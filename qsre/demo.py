@@ -17,7 +17,7 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,8 @@ class DemoRun:
                     clock=self.clock,
                 )
         self.validator = self._validation_runner()
-        self.fired: dict[str, FiredAlert] = {}
+        self.fired: list[FiredAlert] = []
+        self._open: dict[str, int] = {}
         self.jobs_submitted = 0
         self.jobs_failed = 0
         self.validation_runs = 0
@@ -192,16 +193,16 @@ class DemoRun:
             self.validator.run(backend)
             self.validation_runs += 1
 
-    def _track_alerts(self, now: datetime) -> None:
-        firing = set()
-        for st in self.router.statuses(now):
-            if st.state != "firing":
-                continue
-            a = st.alert
-            fp = a.fingerprint
-            firing.add(fp)
-            if fp not in self.fired:
-                self.fired[fp] = FiredAlert(
+    def _track_alerts(self, now: datetime, sent: list[Any]) -> None:
+        """Alert episodes as a human saw them: opened by the first notification that
+        carries the alert firing, closed by one carrying it resolved. An alert that
+        fired and cleared before any receiver was told does not count as detection."""
+        for note in sent:
+            for a in note.firing:
+                fp = a.fingerprint
+                if fp in self._open:
+                    continue
+                episode = FiredAlert(
                     fingerprint=fp,
                     kind=a.labels.get("kind", ""),
                     severity=a.labels.get("severity", ""),
@@ -210,9 +211,12 @@ class DemoRun:
                     runbook_url=a.annotations.get("runbook_url", ""),
                     started_at=now,
                 )
-        for fp, fa in list(self.fired.items()):
-            if fa.resolved_at is None and fp not in firing:
-                self.fired[fp] = FiredAlert(**{**asdict(fa), "resolved_at": now})
+                self._open[fp] = len(self.fired)
+                self.fired.append(episode)
+            for a in note.resolved:
+                index = self._open.pop(a.fingerprint, None)
+                if index is not None:
+                    self.fired[index] = replace(self.fired[index], resolved_at=now)
 
     def run(self, progress: Progress | None = None) -> None:
         total_steps = int(self.days * 24 * 60 / STEP_MINUTES)
@@ -226,8 +230,8 @@ class DemoRun:
             if minute % WORKLOAD_EVERY_MINUTES == 0:
                 self._workload(now)
             self.recorder.flush()
-            self.cycle.tick(now)
-            self._track_alerts(now)
+            result = self.cycle.tick(now)
+            self._track_alerts(now, result.flush.sent)
             if progress is not None and task is not None:
                 progress.update(task, advance=1, description=f"simulating {now:%a %H:%M}")
         self.clock.set(DEMO_START + timedelta(minutes=total_steps * STEP_MINUTES))
@@ -235,7 +239,7 @@ class DemoRun:
     # ------------------------------------------------------------ results
     def scorecard(self) -> list[ScorecardRow]:
         rows = []
-        alerts = sorted(self.fired.values(), key=lambda a: a.started_at)
+        alerts = sorted(self.fired, key=lambda a: a.started_at)
         end = self.clock.now()
         for fault in self.world.faults:
             if fault.injected_at >= end:
@@ -262,7 +266,7 @@ class DemoRun:
         """Alerts on a backend that no injected fault of a matching kind explains,
         at that time, on that backend (false alarms)."""
         out = []
-        for a in self.fired.values():
+        for a in self.fired:
             if a.backend is None:
                 continue
             explained = any(

@@ -5,9 +5,9 @@ seconds (``window_s: 300``) or duration strings (``window_s: 5m``). Example::
 
     alerting:
       signals:
-        auth_failure:        {window_s: 5m, min_count: 1}
-        result_corruption:   {window_s: 15m, min_count: 1}
-        quota_breach:        {window_s: 15m, min_count: 1}
+        auth_failure:        {window_s: 30m, min_count: 1}
+        result_corruption:   {window_s: 30m, min_count: 1}
+        quota_breach:        {window_s: 30m, min_count: 1}
         network_blips:       {window_s: 15m, min_ratio: 0.2, min_count: 5}
         queue_overload:      {window_s: 15m, quantile: 0.5, threshold_seconds: 600,
                               min_jobs: 3, waiting_seconds: 1800, waiting_min_jobs: 3}
@@ -69,6 +69,10 @@ class _Section(BaseModel):
 
 
 class _CountSignal(_Section):
+    # 30 min: an alert must outlive the gap between jobs. With a job every 15 min (a
+    # quiet backend, a nightly pipeline) a 5 min window fires and clears before the
+    # router's group_wait ever notifies anyone; it then resolves 30 min after the
+    # last failure.
     window_s: float = Field(gt=0)
     min_count: int = Field(default=1, ge=1)
 
@@ -76,19 +80,19 @@ class _CountSignal(_Section):
 class AuthFailureConfig(_CountSignal):
     """>= min_count jobs failing with error_class auth on a backend within window_s."""
 
-    window_s: float = Field(default=300.0, gt=0)
+    window_s: float = Field(default=1800.0, gt=0)
 
 
 class ResultCorruptionConfig(_CountSignal):
     """>= min_count jobs failing with error_class result_corrupt on a backend."""
 
-    window_s: float = Field(default=900.0, gt=0)
+    window_s: float = Field(default=1800.0, gt=0)
 
 
 class QuotaBreachConfig(_CountSignal):
     """>= min_count submissions rejected by a quota guard (error_class quota)."""
 
-    window_s: float = Field(default=900.0, gt=0)
+    window_s: float = Field(default=1800.0, gt=0)
 
 
 class NetworkBlipsConfig(_Section):

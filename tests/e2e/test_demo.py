@@ -39,7 +39,7 @@ def test_every_injected_fault_is_detected_with_its_runbook(demo_week):
         assert row.detected, f"{row.fault} on {row.backend or 'all backends'} was not detected"
         alert = next(
             a
-            for a in demo.fired.values()
+            for a in demo.fired
             if a.labels.get("alertname") == row.alert
             and a.started_at.isoformat() == row.detected_at
         )
@@ -61,7 +61,7 @@ def test_every_alert_that_fired_links_its_kinds_runbook(demo_week):
     demo = demo_week.demo
     base = demo.config.file.links.runbook_base_url
     assert demo.fired, "the demo week fired no alert at all"
-    for alert in demo.fired.values():
+    for alert in demo.fired:
         assert alert.kind in RUNBOOK_KINDS, alert.labels
         assert alert.runbook_url == runbook_url(alert.kind, base), alert.labels
 
@@ -88,16 +88,13 @@ def test_outputs_are_written(demo_week):
     assert lines, "the alert log is empty"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (reported): the auth_failure page fires in the router (scorecard "
-    "detects it) but no notification for it reaches the console alert log",
-)
 def test_every_page_that_fired_is_in_the_alert_log(demo_week):
+    """Detection means a human was told: every page episode reached the alert log
+    (regression: a 5 min auth signal window cleared before group_wait ever sent it)."""
     log = Path(demo_week.paths["alert_log"])
     text = log.read_text()
     base = demo_week.demo.config.file.links.runbook_base_url
-    paged = {a.kind for a in demo_week.demo.fired.values() if a.severity == "page"}
+    paged = {a.kind for a in demo_week.demo.fired if a.severity == "page"}
     missing = {k for k in paged if f"runbook={runbook_url(k, base)}" not in text}
     assert missing == set(), f"pages missing from the alert log:\n{text}"
 

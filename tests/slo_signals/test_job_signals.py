@@ -20,9 +20,9 @@ MIN = timedelta(minutes=1)
 @pytest.mark.parametrize(
     ("kind", "error_class", "window_min", "message"),
     [
-        ("auth_failure", "auth", 5, "InjectedAuthError: 401 Unauthorized: invalid token"),
-        ("result_corruption", "result_corrupt", 15, "counts sum to 812, expected 1000 shots"),
-        ("quota_breach", "quota", 15, "QuotaExceeded: project team over 1000000 shots/day"),
+        ("auth_failure", "auth", 30, "InjectedAuthError: 401 Unauthorized: invalid token"),
+        ("result_corruption", "result_corrupt", 30, "counts sum to 812, expected 1000 shots"),
+        ("quota_breach", "quota", 30, "QuotaExceeded: project team over 1000000 shots/day"),
     ],
 )
 def test_job_level_alert_fires_once_per_backend_and_clears(

@@ -76,7 +76,7 @@ def test_failing_store_query_is_a_resource_alert(sqlite_url, t0) -> None:
 def test_config_defaults_and_durations() -> None:
     default = SignalConfig.from_mapping(None)
     assert default == SignalConfig()
-    assert default.auth_failure.window_s == 300 and default.auth_failure.min_count == 1
+    assert default.auth_failure.window_s == 1800 and default.auth_failure.min_count == 1
     assert default.queue_overload.threshold_seconds == 600
     assert default.billing_spike.factor == 3.0
     cfg = SignalConfig.from_mapping(

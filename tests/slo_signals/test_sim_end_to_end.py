@@ -58,10 +58,10 @@ def test_injected_faults_raise_their_alerts_and_only_then(store, t0, tmp_path) -
 
     corrupt = firing("result_corruption")
     assert corrupt[0] <= t0 + 25 * MIN
-    assert all(t0 + 20 * MIN <= n < t0 + 45 * MIN for n in corrupt)
+    assert all(t0 + 20 * MIN <= n < t0 + 60 * MIN for n in corrupt)  # 30 min window
     auth = firing("auth_failure")
-    assert auth[0] <= t0 + HOUR + 5 * MIN and auth[-1] <= t0 + HOUR + 35 * MIN
-    assert all(t0 + HOUR <= n < t0 + HOUR + 35 * MIN for n in auth)
+    assert auth[0] <= t0 + HOUR + 5 * MIN and auth[-1] <= t0 + HOUR + 60 * MIN
+    assert all(t0 + HOUR <= n < t0 + HOUR + 60 * MIN for n in auth)
     down = firing("backend_down")
     assert down[0] <= t0 + 2 * HOUR + 10 * MIN
     assert all(t0 + 2 * HOUR < n <= t0 + 2 * HOUR + 40 * MIN for n in down)
