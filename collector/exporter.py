@@ -474,7 +474,7 @@ class StoreExporter:
             except Exception:  # noqa: BLE001
                 log.exception("spool_events callback failed")
                 self.recorder_errors.inc("exporter")
-        for recorder, n in sorted(self.recorder_errors.snapshot().items()):
+        for recorder, n in sorted(self.recorder_errors.snapshot_with_known().items()):
             errors.add_metric([recorder], n)
         return out
 

@@ -276,3 +276,27 @@ def adoption_lock(directory: Path, proc_id: str):
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def spool_backlog(directory: Path) -> dict[str, int]:
+    """Unshipped events in a spool directory, by state: ``pending`` (owner alive, its
+    shipper will move them) and ``orphaned`` (owner dead, waiting for adoption)."""
+    directory = Path(directory)
+    out = {"pending": 0, "orphaned": 0}
+    if not directory.is_dir():
+        return out
+    orphans = set(orphaned_processes(directory))
+    procs = {p.name.rsplit(".", 2)[0] for p in directory.glob("*.spool")}
+    for proc in procs:
+        reader = SpoolReader(directory, proc)
+        events = 0
+        for seg in reader.segments():
+            start = reader.offsets.get(seg.name, 0)
+            try:
+                with open(seg, "rb") as fh:
+                    fh.seek(start)
+                    events += fh.read().count(b"\n")
+            except FileNotFoundError:
+                continue
+        out["orphaned" if proc in orphans else "pending"] += events
+    return out

@@ -29,7 +29,7 @@ from collector.clock import SystemClock
 from collector.exporter import StoreExporter, serve_metrics, stop_metrics_server
 from collector.health import recorder_errors
 from collector.shipper import adopt_orphans
-from collector.spool import default_spool_dir
+from collector.spool import default_spool_dir, spool_backlog
 from collector.store import Store
 from qsre.config import Config
 from qsre.cycle import EvaluationCycle
@@ -114,21 +114,23 @@ class Daemon:
 
     # ------------------------------------------------------------ health & metrics
     def _spool_events(self) -> dict[str, float]:
-        pending = 0
+        return {state: float(n) for state, n in spool_backlog(self.spool_dir).items()}
+
+    def _spool_bytes(self) -> int:
+        total = 0
         if self.spool_dir.is_dir():
             for seg in self.spool_dir.glob("*.spool"):
                 try:
-                    pending += seg.stat().st_size
+                    total += seg.stat().st_size
                 except FileNotFoundError:
                     continue
-        return {"pending_bytes": float(pending)}
+        return total
 
     def _health(self) -> Any:
         from slo.signals import HealthSnapshot
 
-        spool = self._spool_events()
         return HealthSnapshot(
-            spool_pending_bytes=int(spool["pending_bytes"]),
+            spool_pending_bytes=self._spool_bytes(),
             spool_max_bytes=1024 * 1024 * 1024,
             recorder_errors_recent=int(sum(recorder_errors.snapshot().values())),
             store_reachable=True,
@@ -264,6 +266,15 @@ def metrics_exporter(
     return exporter
 
 
+def _kind_severities() -> tuple[tuple[str, str], ...]:
+    from runbooks.catalog import RUNBOOK_KINDS, runbook_for
+
+    return tuple((kind, runbook_for(kind).severity) for kind in RUNBOOK_KINDS)
+
+
+_KIND_SEVERITIES = _kind_severities()
+
+
 class _AlertsSource:
     """qsre_alerts_firing{kind,severity} from the router's live state."""
 
@@ -279,6 +290,10 @@ class _AlertsSource:
             "Alerts firing (not silenced or inhibited) by kind and severity",
             labels=["kind", "severity"],
         )
-        for (kind, severity), n in sorted(self.router.firing_counts(self.clock.now()).items()):
+        # Every known kind at its catalogue severity starts at 0: quiet is a 0, not
+        # a missing series.
+        counts = dict.fromkeys(_KIND_SEVERITIES, 0)
+        counts.update(self.router.firing_counts(self.clock.now()))
+        for (kind, severity), n in sorted(counts.items()):
             g.add_metric([kind, severity], n)
         yield g

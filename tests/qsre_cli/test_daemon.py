@@ -73,6 +73,10 @@ def test_daemon_adopts_serves_and_stops(tmp_path):
             time.sleep(0.2)
         assert re.search(r'qsre_jobs_total\{backend="orphan_backend",error_class="",project="p",status="done"\} 1\.0', body), body[:3000]
         assert "qsre_slo_error_budget_remaining_ratio" in body
+        # Quiet is a zero, not a missing series.
+        assert 'qsre_alerts_firing{kind="auth_failure",severity="page"} 0.0' in body
+        assert 'qsre_recorder_errors_total{recorder="store"} 0.0' in body
+        assert 'qsre_spool_events{state="orphaned"} 0.0' in body
         lost = store.job("job-lost")
         assert lost is not None and lost.status == "unknown"
         assert store.job("job-done").status == "done"
