@@ -45,8 +45,10 @@ class BackendJobFailed(Exception):
     """A job whose result came back unsuccessful (``result.success`` false)."""
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _ts(value: datetime | None) -> float | None:
+    """Spool events carry times as epoch seconds: a float formats in a fraction of
+    the time isoformat() takes; the shipper turns them back into datetimes."""
+    return value.timestamp() if value is not None else None
 
 
 def _parse_ts(value: Any) -> datetime | None:
@@ -178,8 +180,8 @@ def lifecycle_times(
     if run_seconds is None and started is not None:
         run_seconds = (finished - started).total_seconds()
     return {
-        "started_at": _iso(started),
-        "finished_at": finished.isoformat(),
+        "started_at": _ts(started),
+        "finished_at": finished.timestamp(),
         "queue_seconds": (started - submitted_at).total_seconds() if started else None,
         "run_seconds": run_seconds,
         "e2e_seconds": max(0.0, (finished - submitted_at).total_seconds()),
@@ -316,7 +318,7 @@ class ExecutionProxy(BackendV2):
                         "seen_at": now.isoformat(),
                         "num_qubits": getattr(self._inner, "num_qubits", None),
                         "provider": type(self._inner).__module__.split(".")[0],
-                        "calibration_at": _iso(cal_at),
+                        "calibration_at": cal_at.isoformat() if cal_at else None,
                         "summary": calibration_summary(self._inner) if cal_at else {},
                     },
                 )
@@ -346,7 +348,7 @@ class ExecutionProxy(BackendV2):
             "shots": shots,
             "num_circuits": len(circuits),
             "idempotency_key": idempotency_key,
-            "calibration_at": _iso(calibration_at),
+            "calibration_at": _ts(calibration_at),
         }
         if self._guard is not None:
             try:
@@ -362,7 +364,7 @@ class ExecutionProxy(BackendV2):
                         "error_class": "quota",
                         "error_message": str(exc),
                         "attempts": 0,
-                        "finished_at": submitted_at.isoformat(),
+                        "finished_at": submitted_at.timestamp(),
                         "e2e_seconds": 0.0,
                     },
                 )
@@ -390,7 +392,7 @@ class ExecutionProxy(BackendV2):
                         "error_class": error_class,
                         "error_message": f"{type(exc).__name__}: {exc}"[:2000],
                         "attempts": attempts,
-                        "finished_at": now.isoformat(),
+                        "finished_at": now.timestamp(),
                         "e2e_seconds": (now - submitted_at).total_seconds(),
                     },
                 )
@@ -460,7 +462,7 @@ class ProxyJob(JobV1):
             self._observed_running = self._proxy.clock.now()
             self._proxy._record_finish(
                 self.qsre_job_id,
-                {"status": "running", "started_at": self._observed_running.isoformat()},
+                {"status": "running", "started_at": self._observed_running.timestamp()},
             )
         return status
 
@@ -473,7 +475,7 @@ class ProxyJob(JobV1):
                 {
                     "status": "cancelled",
                     "attempts": self._attempts,
-                    "finished_at": now.isoformat(),
+                    "finished_at": now.timestamp(),
                     "e2e_seconds": (now - self._submitted_at).total_seconds(),
                     "provider_job_id": self.job_id(),
                 },
@@ -565,7 +567,7 @@ class ProxyJob(JobV1):
                 "error_message": f"{type(exc).__name__}: {exc}"[:2000],
                 "attempts": self._attempts,
                 "provider_job_id": self.job_id(),
-                "finished_at": now.isoformat(),
+                "finished_at": now.timestamp(),
                 "e2e_seconds": max(0.0, (now - self._submitted_at).total_seconds()),
             },
         )

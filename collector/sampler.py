@@ -164,7 +164,7 @@ class InstrumentedSampler:
                         "error_class": "quota",
                         "error_message": str(exc),
                         "attempts": 0,
-                        "finished_at": submitted_at.isoformat(),
+                        "finished_at": submitted_at.timestamp(),
                         "e2e_seconds": 0.0,
                     }
                 )
@@ -192,7 +192,7 @@ class InstrumentedSampler:
                         "error_class": error_class,
                         "error_message": f"{type(exc).__name__}: {exc}"[:2000],
                         "attempts": attempts,
-                        "finished_at": now.isoformat(),
+                        "finished_at": now.timestamp(),
                         "e2e_seconds": (now - submitted_at).total_seconds(),
                     }
                 )
@@ -289,7 +289,7 @@ class InstrumentedJob:
             "id": self.qsre_job_id,
             "attempts": self._attempts,
             "provider_job_id": job_id,
-            "finished_at": now.isoformat(),
+            "finished_at": now.timestamp(),
             "e2e_seconds": max(0.0, (now - self._submitted_at).total_seconds()),
         }
         self._sampler._event({**base, **fields})

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ from collector.store import Store
 log = logging.getLogger(__name__)
 
 SpanSink = Callable[[dict[str, Any]], None]
+# Lifecycle times travel through the spool as epoch seconds (cheap to format on the
+# user's call path); ISO strings from older spools are still accepted.
+TIME_KEYS = ("submitted_at", "started_at", "finished_at", "calibration_at")
 
 
 def decode_counts(circuits: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -198,6 +201,10 @@ class Shipper:
             if kind == "b":
                 backends.append(event)
                 continue
+            for key in TIME_KEYS:
+                value = event.get(key)
+                if isinstance(value, (int, float)):
+                    event[key] = datetime.fromtimestamp(value, UTC)
             if "counts" in event:
                 event["counts"] = decode_counts(event["counts"])
             job_id = event["id"]
