@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import uuid
 from collections.abc import Sequence
@@ -26,12 +25,13 @@ from qiskit.providers import BackendV2, JobStatus, JobV1, Options
 
 from collector.calibration import calibration_summary, calibration_timestamp
 from collector.classify import classify_exception
-from collector.clock import Clock, SystemClock, sleep_on
-from collector.cost import Pricing, actual_cost_usd, estimate_cost_usd
-from collector.errors import InvalidInput, QuotaExceeded, ResultCorrupt
+from collector.clock import Clock, SystemClock
+from collector.cost import Pricing
+from collector.errors import InvalidInput, ResultCorrupt
 from collector.health import recorder_errors
-from collector.quotas import QuotaGuard, Quotas
+from collector.quotas import Quotas
 from collector.recorder import Recorder, spool_recorder
+from collector.recording import JobRecording, error_fields
 from collector.retry import RetryPolicy
 from collector.store import Store
 
@@ -230,22 +230,18 @@ class ExecutionProxy(BackendV2):
             from collector.tracing import JobSpanEmitter
 
             self._recorder.shipper.span_sink = JobSpanEmitter(tracer_provider).emit
-        self._static = self._recorder.static_fragment(
-            {
-                "backend": self.name,
-                "project": project,
-                "tags": self.tags,
-                "purpose": str(self.tags.get("purpose", "workload")),
-            }
+        self._rec = JobRecording(
+            store=self._store,
+            recorder=self._recorder,
+            clock=self.clock,
+            backend=self.name,
+            project=project,
+            tags=self.tags,
+            pricing=pricing,
+            quotas=quotas,
+            retry=self.retry,
+            record_counts=record_counts,
         )
-        self._guard = (
-            QuotaGuard(
-                quotas, store=self._store, clock=self.clock, backend=self.name, project=project
-            )
-            if quotas is not None
-            else None
-        )
-        self._rng = random.Random()
         self._cal_lock = threading.Lock()
         self._cal_checked_at: datetime | None = None
         self._cal_at: datetime | None = None
@@ -290,13 +286,6 @@ class ExecutionProxy(BackendV2):
         return getattr(self._inner, name)
 
     # ------------------------------------------------------------ recording helpers
-    def _safe(self, fn: Any, *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
-            recorder_errors.inc("proxy")
-            log.warning("qsre recording failed", exc_info=True)
-
     def _calibration_at(self, now: datetime) -> datetime | None:
         """The backend's calibration time, looked up at most once a minute."""
         checked = self._cal_checked_at
@@ -311,7 +300,7 @@ class ExecutionProxy(BackendV2):
             self._cal_at, self._cal_checked_at = cal_at, now
             if changed:
                 self._backend_recorded = True
-                self._safe(
+                self._rec.safe(
                     self._recorder.backend_seen,
                     {
                         "name": self.name,
@@ -325,7 +314,7 @@ class ExecutionProxy(BackendV2):
         return cal_at
 
     def _record_finish(self, job_id: str, fields: dict[str, Any]) -> None:
-        self._safe(self._recorder.event, {"id": job_id, **fields})
+        self._rec.event(job_id, fields)
 
     # ------------------------------------------------------------ run
     def run(self, run_input: Any, **options: Any) -> ProxyJob:
@@ -343,60 +332,25 @@ class ExecutionProxy(BackendV2):
         job_id = str(uuid.uuid4())
         submitted_at = self.clock.now()
         calibration_at = self._calibration_at(submitted_at)
-        estimate = estimate_cost_usd(self.pricing, shots, len(circuits)) if self.pricing else 0.0
         submit_fields = {
             "shots": shots,
             "num_circuits": len(circuits),
             "idempotency_key": idempotency_key,
             "calibration_at": _ts(calibration_at),
         }
-        if self._guard is not None:
-            try:
-                self._guard.check(total_shots, estimate)
-            except QuotaExceeded as exc:
-                self._safe(
-                    self._recorder.submitted, job_id, self._static, submitted_at, submit_fields
-                )
-                self._record_finish(
-                    job_id,
-                    {
-                        "status": "error",
-                        "error_class": "quota",
-                        "error_message": str(exc),
-                        "attempts": 0,
-                        "finished_at": submitted_at.timestamp(),
-                        "e2e_seconds": 0.0,
-                    },
-                )
-                raise
-        self._safe(self._recorder.submitted, job_id, self._static, submitted_at, submit_fields)
-        self._safe(self._recorder.circuit_info, job_id, circuits)
-        attempts, slept_s = 1, 0.0
-        while True:
-            try:
-                inner_job = self._inner.run(run_input, **options)
-                break
-            except Exception as exc:
-                error_class = classify_exception(exc)
-                if self.retry.should_retry(error_class, attempts, slept_s):
-                    delay = self.retry.delay_s(attempts, self._rng, slept_s)
-                    sleep_on(self.clock, delay)
-                    slept_s += delay
-                    attempts += 1
-                    continue
-                now = self.clock.now()
-                self._record_finish(
-                    job_id,
-                    {
-                        "status": "error",
-                        "error_class": error_class,
-                        "error_message": f"{type(exc).__name__}: {exc}"[:2000],
-                        "attempts": attempts,
-                        "finished_at": now.timestamp(),
-                        "e2e_seconds": (now - submitted_at).total_seconds(),
-                    },
-                )
-                raise
+        self._rec.admit(
+            job_id,
+            submitted_at,
+            submit_fields,
+            total_shots=total_shots,
+            shots=shots,
+            num_circuits=len(circuits),
+        )
+        self._rec.submitted(job_id, submitted_at, submit_fields)
+        self._rec.safe(self._recorder.circuit_info, job_id, circuits)
+        inner_job, attempts, slept_s = self._rec.submit_with_retry(
+            job_id, submitted_at, lambda: self._inner.run(run_input, **options)
+        )
         return ProxyJob(
             self,
             inner_job,
@@ -511,9 +465,8 @@ class ProxyJob(JobV1):
                 break
             except Exception as exc:
                 error_class = classify_exception(exc)
-                if proxy.retry.should_retry(error_class, self._attempts, self._slept_s):
-                    delay = proxy.retry.delay_s(self._attempts, proxy._rng, self._slept_s)
-                    sleep_on(proxy.clock, delay)
+                delay = proxy._rec.backoff(error_class, self._attempts, self._slept_s)
+                if delay is not None:
                     self._slept_s += delay
                     self._attempts += 1
                     try:
@@ -538,13 +491,7 @@ class ProxyJob(JobV1):
     def _finish_done(self, result: Any, counts: list[dict[str, Any]]) -> None:
         proxy = self._proxy
         timings = self._timings(result, proxy.clock.now())
-        cost = 0.0
-        if proxy.pricing is not None:
-            cost = actual_cost_usd(
-                proxy.pricing, self._shots, self._num_circuits, timings["run_seconds"]
-            )
-            if proxy._guard is not None:
-                proxy._guard.charge(cost)
+        cost = proxy._rec.cost_usd(self._shots, self._num_circuits, timings["run_seconds"])
         fields = {
             "status": "done",
             "attempts": self._attempts,
@@ -558,19 +505,10 @@ class ProxyJob(JobV1):
 
     def _finish_error(self, error_class: str, exc: BaseException) -> None:
         proxy = self._proxy
-        now = proxy.clock.now()
-        proxy._record_finish(
-            self.qsre_job_id,
-            {
-                "status": "error",
-                "error_class": error_class,
-                "error_message": f"{type(exc).__name__}: {exc}"[:2000],
-                "attempts": self._attempts,
-                "provider_job_id": self.job_id(),
-                "finished_at": now.timestamp(),
-                "e2e_seconds": max(0.0, (now - self._submitted_at).total_seconds()),
-            },
+        fields = error_fields(
+            error_class, exc, self._attempts, self._submitted_at, proxy.clock.now()
         )
+        proxy._record_finish(self.qsre_job_id, {**fields, "provider_job_id": self.job_id()})
 
 
 def proxied(backends: Sequence[BackendV2], **kwargs: Any) -> list[ExecutionProxy]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import uuid
 from datetime import datetime
@@ -20,13 +19,13 @@ from typing import Any
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from collector.classify import classify_exception
-from collector.clock import Clock, SystemClock, sleep_on
-from collector.cost import Pricing, actual_cost_usd, estimate_cost_usd
-from collector.errors import InvalidInput, QuotaExceeded, ResultCorrupt
-from collector.health import recorder_errors
+from collector.clock import Clock, SystemClock
+from collector.cost import Pricing
+from collector.errors import InvalidInput, ResultCorrupt
 from collector.proxy import lifecycle_times, normalize_circuits, validate_shots
-from collector.quotas import QuotaGuard, Quotas
+from collector.quotas import Quotas
 from collector.recorder import Recorder, spool_recorder
+from collector.recording import JobRecording, error_fields
 from collector.retry import RetryPolicy
 from collector.store import Store
 
@@ -87,43 +86,26 @@ class InstrumentedSampler:
         self._sampler = sampler
         self._store = Store(store) if isinstance(store, str) else store
         self.clock = clock or SystemClock()
-        self.pricing = pricing
-        self.retry = retry or RetryPolicy()
-        self.record_counts = record_counts
         self.backend_name = backend_name or _sampler_backend_name(sampler)
-        self._recorder = recorder or spool_recorder(self._store)
         self.tags = dict(tags or {})
-        self._static = self._recorder.static_fragment(
-            {
-                "backend": self.backend_name,
-                "project": project,
-                "tags": self.tags,
-                "purpose": str(self.tags.get("purpose", "workload")),
-            }
+        self._recorder = recorder or spool_recorder(self._store)
+        self._rec = JobRecording(
+            store=self._store,
+            recorder=self._recorder,
+            clock=self.clock,
+            backend=self.backend_name,
+            project=project,
+            tags=self.tags,
+            pricing=pricing,
+            quotas=quotas,
+            retry=retry or RetryPolicy(),
+            record_counts=record_counts,
         )
-        self._guard = (
-            QuotaGuard(
-                quotas,
-                store=self._store,
-                clock=self.clock,
-                backend=self.backend_name,
-                project=project,
-            )
-            if quotas is not None
-            else None
-        )
-        self._rng = random.Random()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._sampler, name)
-
-    def _event(self, fields: dict[str, Any]) -> None:
-        try:
-            self._recorder.event(fields)
-        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
-            recorder_errors.inc("sampler")
 
     def run(self, pubs: Any, *, shots: int | None = None) -> InstrumentedJob:
         if not isinstance(pubs, (list, tuple)):
@@ -147,56 +129,19 @@ class InstrumentedSampler:
             "idempotency_key": os.urandom(16).hex(),
             "calibration_at": None,
         }
-        if self._guard is not None:
-            estimate = (
-                estimate_cost_usd(self.pricing, max(pub_shots), len(coerced))
-                if self.pricing
-                else 0.0
-            )
-            try:
-                self._guard.check(total_shots, estimate)
-            except QuotaExceeded as exc:
-                self._recorder.submitted(job_id, self._static, submitted_at, fields)
-                self._event(
-                    {
-                        "id": job_id,
-                        "status": "error",
-                        "error_class": "quota",
-                        "error_message": str(exc),
-                        "attempts": 0,
-                        "finished_at": submitted_at.timestamp(),
-                        "e2e_seconds": 0.0,
-                    }
-                )
-                raise
-        self._recorder.submitted(job_id, self._static, submitted_at, fields)
-        self._recorder.circuit_info(job_id, [p.circuit for p in coerced])
-        attempts, slept = 1, 0.0
-        while True:
-            try:
-                inner = self._sampler.run(pubs, shots=shots)
-                break
-            except Exception as exc:
-                error_class = classify_exception(exc)
-                if self.retry.should_retry(error_class, attempts, slept):
-                    delay = self.retry.delay_s(attempts, self._rng, slept)
-                    sleep_on(self.clock, delay)
-                    slept += delay
-                    attempts += 1
-                    continue
-                now = self.clock.now()
-                self._event(
-                    {
-                        "id": job_id,
-                        "status": "error",
-                        "error_class": error_class,
-                        "error_message": f"{type(exc).__name__}: {exc}"[:2000],
-                        "attempts": attempts,
-                        "finished_at": now.timestamp(),
-                        "e2e_seconds": (now - submitted_at).total_seconds(),
-                    }
-                )
-                raise
+        self._rec.admit(
+            job_id,
+            submitted_at,
+            fields,
+            total_shots=total_shots,
+            shots=max(pub_shots),
+            num_circuits=len(coerced),
+        )
+        self._rec.submitted(job_id, submitted_at, fields)
+        self._rec.safe(self._recorder.circuit_info, job_id, [p.circuit for p in coerced])
+        inner, attempts, _ = self._rec.submit_with_retry(
+            job_id, submitted_at, lambda: self._sampler.run(pubs, shots=shots)
+        )
         return InstrumentedJob(self, inner, job_id, submitted_at, pub_shots, attempts)
 
 
@@ -240,13 +185,7 @@ class InstrumentedJob:
         try:
             result = self._inner.result(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - recorded, then re-raised to the caller
-            self._finish(
-                {
-                    "status": "error",
-                    "error_class": classify_exception(exc),
-                    "error_message": f"{type(exc).__name__}: {exc}"[:2000],
-                }
-            )
+            self._finish_error(classify_exception(exc), exc)
             return None, exc
         counts_out = []
         try:
@@ -260,39 +199,32 @@ class InstrumentedJob:
                 width = len(next(iter(counts))) if counts else 0
                 counts_out.append({"fmt": "bin", "num_clbits": width, "counts": counts})
         except ResultCorrupt as exc:
-            self._finish(
-                {"status": "error", "error_class": "result_corrupt", "error_message": str(exc)}
-            )
+            self._finish_error("result_corrupt", exc)
             return None, exc
         times = lifecycle_times(self._inner, result, self._submitted_at, None, s.clock.now())
-        cost = 0.0
-        if s.pricing is not None:
-            cost = actual_cost_usd(
-                s.pricing, max(self._pub_shots), len(self._pub_shots), times["run_seconds"]
-            )
-            if s._guard is not None:
-                s._guard.charge(cost)
-        fields: dict[str, Any] = {"status": "done", "cost_usd": cost, **times}
-        if s.record_counts:
+        cost = s._rec.cost_usd(max(self._pub_shots), len(self._pub_shots), times["run_seconds"])
+        fields: dict[str, Any] = {
+            "status": "done",
+            "cost_usd": cost,
+            "attempts": self._attempts,
+            "provider_job_id": self._provider_job_id(),
+            **times,
+        }
+        if s._rec.record_counts:
             fields["counts"] = counts_out
-        self._finish(fields)
+        s._rec.event(self.qsre_job_id, fields)
         return result, None
 
-    def _finish(self, fields: dict[str, Any]) -> None:
-        now = self._sampler.clock.now()
-        job_id = None
+    def _provider_job_id(self) -> str | None:
         try:
-            job_id = str(self._inner.job_id())
-        except Exception:  # noqa: BLE001
-            job_id = None
-        base = {
-            "id": self.qsre_job_id,
-            "attempts": self._attempts,
-            "provider_job_id": job_id,
-            "finished_at": now.timestamp(),
-            "e2e_seconds": max(0.0, (now - self._submitted_at).total_seconds()),
-        }
-        self._sampler._event({**base, **fields})
+            return str(self._inner.job_id())
+        except Exception:  # noqa: BLE001 - not every primitive job has an id
+            return None
+
+    def _finish_error(self, error_class: str, exc: BaseException) -> None:
+        s = self._sampler
+        fields = error_fields(error_class, exc, self._attempts, self._submitted_at, s.clock.now())
+        s._rec.event(self.qsre_job_id, {**fields, "provider_job_id": self._provider_job_id()})
 
 
 def instrument_sampler(sampler: Any, **kwargs: Any) -> InstrumentedSampler:

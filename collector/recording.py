@@ -1,0 +1,160 @@
+"""What every recording wrapper shares (the BackendV2 proxy and the SamplerV2
+instrumentation): the recorder and the static fields of its jobs, the quota guard,
+the submit-with-retry loop, error records and cost."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from collector.classify import classify_exception
+from collector.clock import Clock, sleep_on
+from collector.cost import Pricing, actual_cost_usd, estimate_cost_usd
+from collector.errors import QuotaExceeded
+from collector.health import recorder_errors
+from collector.quotas import QuotaGuard, Quotas
+from collector.recorder import Recorder
+from collector.retry import RetryPolicy
+from collector.store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def error_fields(
+    error_class: str, exc: BaseException, attempts: int, submitted_at: datetime, now: datetime
+) -> dict[str, Any]:
+    """The terminal fields of a failed job."""
+    return {
+        "status": "error",
+        "error_class": error_class,
+        "error_message": f"{type(exc).__name__}: {exc}"[:2000],
+        "attempts": attempts,
+        "finished_at": now.timestamp(),
+        "e2e_seconds": max(0.0, (now - submitted_at).total_seconds()),
+    }
+
+
+class JobRecording:
+    """Records the jobs of one wrapper. Recording failures are counted, never raised."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        recorder: Recorder,
+        clock: Clock,
+        backend: str,
+        project: str,
+        tags: dict[str, Any],
+        pricing: Pricing | None,
+        quotas: Quotas | None,
+        retry: RetryPolicy,
+        record_counts: bool,
+    ) -> None:
+        self.store = store
+        self.recorder = recorder
+        self.clock = clock
+        self.pricing = pricing
+        self.retry = retry
+        self.record_counts = record_counts
+        self.static = recorder.static_fragment(
+            {
+                "backend": backend,
+                "project": project,
+                "tags": tags,
+                "purpose": str(tags.get("purpose", "workload")),
+            }
+        )
+        self.guard = (
+            QuotaGuard(quotas, store=store, clock=clock, backend=backend, project=project)
+            if quotas is not None
+            else None
+        )
+        self.rng = random.Random()
+
+    def safe(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+            recorder_errors.inc("proxy")
+            log.warning("qsre recording failed", exc_info=True)
+
+    def submitted(self, job_id: str, at: datetime, fields: dict[str, Any]) -> None:
+        self.safe(self.recorder.submitted, job_id, self.static, at, fields)
+
+    def event(self, job_id: str, fields: dict[str, Any]) -> None:
+        self.safe(self.recorder.event, {"id": job_id, **fields})
+
+    def admit(
+        self,
+        job_id: str,
+        at: datetime,
+        fields: dict[str, Any],
+        *,
+        total_shots: int,
+        shots: int,
+        num_circuits: int,
+    ) -> None:
+        """Quota check before submission. A breach is recorded as a complete
+        error/quota job (attempts 0) and raised as ``QuotaExceeded``."""
+        if self.guard is None:
+            return
+        estimate = estimate_cost_usd(self.pricing, shots, num_circuits) if self.pricing else 0.0
+        try:
+            self.guard.check(total_shots, estimate)
+        except QuotaExceeded as exc:
+            self.submitted(job_id, at, fields)
+            self.event(
+                job_id,
+                {
+                    "status": "error",
+                    "error_class": "quota",
+                    "error_message": str(exc),
+                    "attempts": 0,
+                    "finished_at": at.timestamp(),
+                    "e2e_seconds": 0.0,
+                },
+            )
+            raise
+
+    def backoff(self, error_class: str, attempts: int, slept_s: float) -> float | None:
+        """Sleep before another attempt and return how long, or None: give up."""
+        if not self.retry.should_retry(error_class, attempts, slept_s):
+            return None
+        delay = self.retry.delay_s(attempts, self.rng, slept_s)
+        sleep_on(self.clock, delay)
+        return delay
+
+    def submit_with_retry(
+        self, job_id: str, submitted_at: datetime, submit: Callable[[], T]
+    ) -> tuple[T, int, float]:
+        """``submit()`` retried on transient errors: (result, attempts, slept seconds).
+        A final failure is recorded (one record, ``attempts = n``) and re-raised."""
+        attempts, slept_s = 1, 0.0
+        while True:
+            try:
+                return submit(), attempts, slept_s
+            except Exception as exc:
+                error_class = classify_exception(exc)
+                delay = self.backoff(error_class, attempts, slept_s)
+                if delay is None:
+                    self.event(
+                        job_id,
+                        error_fields(error_class, exc, attempts, submitted_at, self.clock.now()),
+                    )
+                    raise
+                slept_s += delay
+                attempts += 1
+
+    def cost_usd(self, shots: int, num_circuits: int, run_seconds: float | None) -> float:
+        """A finished job's cost, also counted against the spend quotas."""
+        if self.pricing is None:
+            return 0.0
+        cost = actual_cost_usd(self.pricing, shots, num_circuits, run_seconds)
+        if self.guard is not None:
+            self.guard.charge(cost)
+        return cost
