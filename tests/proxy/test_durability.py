@@ -147,8 +147,7 @@ def test_store_outage_sqlite(tmp_path):
     rec.close()
 
 
-def test_spool_is_bounded_with_a_warning(tmp_path, caplog):
-    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
+def test_spool_is_bounded_with_a_warning(store, tmp_path, caplog):
     rec = SpoolRecorder(store, tmp_path / "spool", max_pending_bytes=2000)
     rec.shipper.stop()  # nothing drains: the spool can only grow
     proxy = ExecutionProxy(AerSimulator(), store=store, recorder=rec)

@@ -9,7 +9,7 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.primitives import BackendSamplerV2
 from qiskit_aer import AerSimulator
 
-from collector import InvalidInput, QuotaExceeded, ResultCorrupt, Store, VirtualClock
+from collector import InvalidInput, QuotaExceeded, ResultCorrupt, VirtualClock
 from collector.cost import Pricing
 from collector.proxy import ExecutionProxy
 from collector.quotas import Quotas
@@ -200,8 +200,7 @@ def test_corrupt_results_marked_and_raised(store, recorder, kind):
     assert (rec.status, rec.error_class) == ("error", "result_corrupt")
 
 
-def test_store_failure_never_breaks_the_call(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
+def test_store_failure_never_breaks_the_call(store, tmp_path):
     rec = SpoolRecorder(store, tmp_path / "spool")
     rec.writer.close(remove=False)  # every spool write now fails
     proxy = ExecutionProxy(AerSimulator(), store=store, recorder=rec)

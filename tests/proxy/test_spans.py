@@ -12,17 +12,16 @@ from opentelemetry.trace import SpanKind, StatusCode
 from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 
-from collector import ExecutionProxy, Store, VirtualClock
+from collector import ExecutionProxy, VirtualClock
 from collector.recorder import SpoolRecorder
 
 from .backends import NotAuthorized, ScriptedBackend
 
 
-def test_each_job_gets_one_client_span(tmp_path):
+def test_each_job_gets_one_client_span(store, tmp_path):
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
     rec = SpoolRecorder(store, tmp_path / "spool")
     clock = VirtualClock(datetime(2026, 11, 16, 9, tzinfo=UTC))
     ok = ExecutionProxy(
