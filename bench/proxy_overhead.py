@@ -76,7 +76,7 @@ def main() -> None:
             ghz.cx(0, q)
         ghz.measure_all()
         ghz = transpile(ghz, noisy, seed_transpiler=1)
-        ghz_result = measure(noisy, nproxy, ghz, 4000, 30 if quick else 150, 10)
+        ghz_result = measure(noisy, nproxy, ghz, 4000, 30 if quick else 300, 10)
 
         gc.enable()
         assert recorder.flush(timeout_s=120)
