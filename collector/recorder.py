@@ -29,6 +29,11 @@ _dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _SUBMIT_KEYS = {"shots", "num_circuits", "idempotency_key", "calibration_at"}
 
 
+def _json_str(value: str) -> str:
+    """A JSON string literal; generated keys (hex) need no escaping."""
+    return f'"{value}"' if value.isalnum() else _dumps(value)
+
+
 class Recorder(Protocol):
     """What the execution proxy needs from a recorder. Implementations never raise."""
 
@@ -38,23 +43,7 @@ class Recorder(Protocol):
 
     def submitted(
         self, job_id: str, static: str, submitted_at: datetime, fields: dict[str, Any]
-    ) -> None:
-        if fields.keys() == _SUBMIT_KEYS:
-            # The common case formatted by hand: json.dumps costs more than the
-            # rest of the event together, on every job.
-            cal = fields["calibration_at"]
-            dynamic = (
-                f'"shots":{int(fields["shots"])},"num_circuits":{int(fields["num_circuits"])},'
-                f'"idempotency_key":{_dumps(fields["idempotency_key"])},'
-                f'"calibration_at":{"null" if cal is None else repr(float(cal))}'
-            )
-        else:
-            dynamic = _dumps(fields)[1:-1]
-        line = (
-            f'{{"e":"s","id":"{job_id}","status":"queued",'
-            f'"submitted_at":{submitted_at.timestamp()!r},{static},{dynamic}}}\n'
-        )
-        self._append(line.encode())
+    ) -> None: ...
 
     def event(self, fields: dict[str, Any]) -> None: ...
 
@@ -106,10 +95,20 @@ class SpoolRecorder:
     def submitted(
         self, job_id: str, static: str, submitted_at: datetime, fields: dict[str, Any]
     ) -> None:
-        dynamic = _dumps(fields)[1:-1]
+        if fields.keys() == _SUBMIT_KEYS:
+            # The common case formatted by hand: json.dumps costs more than the
+            # rest of the event together, on every job.
+            cal = fields["calibration_at"]
+            dynamic = (
+                f'"shots":{int(fields["shots"])},"num_circuits":{int(fields["num_circuits"])},'
+                f'"idempotency_key":{_json_str(fields["idempotency_key"])},'
+                f'"calibration_at":{"null" if cal is None else repr(float(cal))}'
+            )
+        else:
+            dynamic = _dumps(fields)[1:-1]
         line = (
             f'{{"e":"s","id":"{job_id}","status":"queued",'
-            f'"submitted_at":"{submitted_at.isoformat()}",{static},{dynamic}}}\n'
+            f'"submitted_at":{submitted_at.timestamp()!r},{static},{dynamic}}}\n'
         )
         self._append(line.encode())
 
