@@ -334,7 +334,10 @@ def _first_match(
 
 
 def run_demo(*, out: Path, days: float, as_json: bool, serve: bool, port: int) -> int:
-    console = Console(stderr=as_json)
+    # Piped output (CI logs, `make demo | tee`) has no terminal width; rich would
+    # assume 80 columns and truncate the scorecard.
+    stream = sys.stderr if as_json else sys.stdout
+    console = Console(stderr=as_json, width=None if stream.isatty() else 120)
     t0 = time.monotonic()
     demo = DemoRun(out, days)
     with Progress(
@@ -370,7 +373,6 @@ def run_demo(*, out: Path, days: float, as_json: bool, serve: bool, port: int) -
             "after",
             "alert",
             "severity",
-            "runbook",
         ):
             table.add_column(col)
         for r in card:
@@ -382,9 +384,11 @@ def run_demo(*, out: Path, days: float, as_json: bool, serve: bool, port: int) -
                 f"{r.delay_minutes:.0f} min" if r.delay_minutes is not None else "",
                 r.alert or "",
                 r.severity or "",
-                r.runbook or "",
             )
         console.print(table)
+        for r in card:
+            if r.runbook:
+                console.print(f"runbook for {r.fault}: {r.runbook}", overflow="fold")
         console.print(
             f"{demo.jobs_submitted} workload jobs ({demo.jobs_failed} failed as injected), "
             f"{demo.validation_runs} validation suite runs, {len(demo.fired)} alerts fired, "
