@@ -1,7 +1,7 @@
 """Proxy overhead: raw backend vs ExecutionProxy, side by side in one run.
 
 Prints one JSON object. Raw and proxied jobs are interleaved (ABAB...) so machine
-noise hits both alike; the ratio of medians is the number to watch. Recording is
+noise hits both alike; ``ratio`` is the median of the paired ratios. Recording is
 on and durable (spool write per event, shipper thread running, SQLite store).
 
 Targets: min_job ratio <= 1.05; ghz5_4000_shots_noisy ratio <= 1.005.
@@ -27,17 +27,14 @@ from collector.recorder import SpoolRecorder
 
 
 def measure(raw, proxied, circuit, shots: int, n: int, warmup: int) -> dict[str, float]:
+    """Raw and proxied jobs back to back, order alternating. ``ratio`` is the median
+    of the paired ratios (each proxied job over the raw job next to it), which cancels
+    the slow drift of a shared machine; the ratio of the two medians is reported too."""
     raw_ns: list[int] = []
     prox_ns: list[int] = []
     for i in range(n + warmup):
-        for backend, sink in (
-            ((raw, raw_ns), (proxied, prox_ns))
-            if i % 2
-            else (
-                (proxied, prox_ns),
-                (raw, raw_ns),
-            )
-        ):
+        pair = ((raw, raw_ns), (proxied, prox_ns)) if i % 2 else ((proxied, prox_ns), (raw, raw_ns))
+        for backend, sink in pair:
             t0 = time.perf_counter_ns()
             backend.run(circuit, shots=shots).result()
             dt = time.perf_counter_ns() - t0
@@ -45,10 +42,12 @@ def measure(raw, proxied, circuit, shots: int, n: int, warmup: int) -> dict[str,
                 sink.append(dt)
     raw_med = statistics.median(raw_ns) / 1000
     prox_med = statistics.median(prox_ns) / 1000
+    paired = statistics.median(p / r for p, r in zip(prox_ns, raw_ns, strict=True))
     return {
         "raw_median_us": round(raw_med, 2),
         "proxied_median_us": round(prox_med, 2),
-        "ratio": round(prox_med / raw_med, 4),
+        "ratio": round(paired, 4),
+        "ratio_of_medians": round(prox_med / raw_med, 4),
         "n": n,
     }
 
