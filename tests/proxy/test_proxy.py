@@ -208,3 +208,18 @@ def test_store_failure_never_breaks_the_call(store, tmp_path):
     from collector.health import recorder_errors
 
     assert recorder_errors.snapshot().get("spool_full", 0) >= 1
+
+
+def test_circuit_info_follows_in_place_changes():
+    """The per-circuit cache must notice a circuit changed between submissions."""
+    from collector.circuit_info import circuit_info
+
+    qc = QuantumCircuit(2, 2)
+    qc.h(0)
+    qc.measure([0, 1], [0, 1])
+    first = circuit_info([qc])
+    assert circuit_info([qc]) == first
+    qc.cx(0, 1)
+    second = circuit_info([qc])
+    assert second["circuit_hash"] != first["circuit_hash"]
+    assert second["max_depth"] > first["max_depth"] and second["max_qubits"] == 2
