@@ -11,22 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    insert,
-)
+from sqlalchemy import insert
 
 from collector.clock import VirtualClock
 from collector.schema import CalibrationSnapshotRow, JobRow
+from validators.store import ValidationStore, validation_runs
 
 EVIL = "<script>alert(1)</script>"
 BACKENDS = ("sim_alpha", "sim_beta", EVIL)
@@ -36,35 +25,6 @@ WEEK = "2026-W47"
 WEEK_START = datetime(2026, 11, 16, tzinfo=UTC)
 WEEK_END = WEEK_START + timedelta(days=7)
 SPIKE_PROJECT, SPIKE_DAY = "finance", 2  # Wednesday
-
-_TS = DateTime(timezone=True)
-_Seq = BigInteger().with_variant(Integer, "sqlite")
-contract_meta = MetaData()
-# The validation_runs columns of the phase-2 contract (validators owns the real table).
-validation_runs = Table(
-    "validation_runs",
-    contract_meta,
-    Column("id", _Seq, primary_key=True, autoincrement=True),
-    Column("run_id", String(36), nullable=False),
-    Column("backend", String(200), nullable=False),
-    Column("circuit", String(100), nullable=False),
-    Column("family", String(50), nullable=False),
-    Column("ran_at", _TS, nullable=False),
-    Column("job_id", String(36)),
-    Column("shots", Integer, nullable=False),
-    Column("calibration_at", _TS),
-    Column("fidelity", Float),
-    Column("tvd_ideal", Float),
-    Column("divergence_tvd", Float),
-    Column("divergence_p", Float),
-    Column("drift_statistic", Float),
-    Column("drift_threshold", Float),
-    Column("drift", Boolean, nullable=False),
-    Column("diverged", Boolean),
-    Column("verdict", String(16), nullable=False),
-    Column("evidence", JSON, nullable=False),
-    Column("versions", JSON, nullable=False),
-)
 
 
 def make_jobs(
@@ -138,7 +98,8 @@ class World:
 
 
 def seed_validation(store, rng: np.random.Generator) -> None:
-    contract_meta.create_all(store.engine, checkfirst=True)
+    # The real table, created by the validators' own migration (slo reads it by name).
+    ValidationStore(store)
     rows = []
     for day in range(7):
         for backend in BACKENDS[:2] + (EVIL,):
