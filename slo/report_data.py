@@ -33,7 +33,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Float,
     Integer,
     MetaData,
     String,
@@ -48,6 +47,7 @@ from collector.store import Store
 from slo.alerts import ALERT_KINDS
 from slo.errors import SLOError
 from slo.spec import SLO
+from slo.validation_table import VALIDATION_RUNS
 
 WEEK_FORMAT = "YYYY-Www (ISO 8601 week, e.g. 2026-W47)"
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -699,18 +699,6 @@ _log_t = Table(
     Column("fingerprints", JSON),
     Column("ok", Boolean),
 )
-_validation_t = Table(
-    "validation_runs",
-    _meta,
-    Column("id", Integer, primary_key=True),
-    Column("backend", String(200)),
-    Column("circuit", String(100)),
-    Column("ran_at", _TS),
-    Column("fidelity", Float),
-    Column("divergence_tvd", Float),
-    Column("drift_statistic", Float),
-    Column("verdict", String(16)),
-)
 _GROUP_LABEL_RE = re.compile(r'(\w+)="([^"]*)"')
 _KIND_BY_ALERTNAME = {k.alertname: k.kind for k in ALERT_KINDS.values()}
 
@@ -815,7 +803,7 @@ def _alerts(store: Store, week: ReportWeek) -> AlertSection:
 def _fidelity(store: Store, week: ReportWeek) -> FidelitySection:
     if "validation_runs" not in inspect(store.engine).get_table_names():
         return FidelitySection(False, (), (), ())
-    t = _validation_t
+    t = VALIDATION_RUNS
     q = (
         select(
             t.c.backend,

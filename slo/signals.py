@@ -54,15 +54,8 @@ from urllib.parse import quote
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
-    Column,
     Connection,
-    DateTime,
-    Float,
     Integer,
-    MetaData,
-    String,
-    Table,
     and_,
     bindparam,
     case,
@@ -82,6 +75,7 @@ from collector.store import Store
 from runbooks.catalog import runbook_for, runbook_url
 from slo.alerts import Alert, job_alert, make_alert
 from slo.signal_config import SignalConfig
+from slo.validation_table import VALIDATION_RUNS
 
 log = logging.getLogger(__name__)
 
@@ -120,29 +114,6 @@ class HealthSnapshot:
     recorder_errors_recent: int = 0
     store_reachable: bool = True
 
-
-# Validation results, read by table name (slo never imports validators). Only the
-# columns read here are declared; the table itself is created by validators' migration.
-_VALIDATION_META = MetaData()
-VALIDATION_RUNS = Table(
-    "validation_runs",
-    _VALIDATION_META,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", String(36)),
-    Column("backend", String(200)),
-    Column("circuit", String(100)),
-    Column("family", String(50)),
-    Column("ran_at", DateTime(timezone=True)),
-    Column("shots", Integer),
-    Column("fidelity", Float),
-    Column("divergence_tvd", Float),
-    Column("divergence_p", Float),
-    Column("drift_statistic", Float),
-    Column("drift_threshold", Float),
-    Column("drift", Boolean),
-    Column("diverged", Boolean),
-    Column("verdict", String(16)),
-)
 
 # A loose index scan: the distinct backends of validation_runs in O(backends x log n)
 # via the (backend, ran_at) index, on SQLite and PostgreSQL alike.

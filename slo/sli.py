@@ -34,16 +34,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
     Column,
     ColumnElement,
-    DateTime,
-    Float,
-    Integer,
-    MetaData,
-    String,
     Table,
     and_,
     false,
@@ -54,26 +46,11 @@ from sqlalchemy import (
 from collector.schema import TERMINAL_STATUSES, JobRow
 from slo.errors import SLOError
 from slo.spec import SLISpec
+from slo.validation_table import VALIDATION_RUNS
 
 JOBS = JobRow.__table__
 CLIENT_REJECTION_CLASSES = ("quota", "invalid_input")
 
-# The validators' table as far as the SLO engine reads it (contract: validators own
-# and migrate it; this is only a Core description for SELECTs).
-_VALIDATION_META = MetaData()
-VALIDATION_RUNS = Table(
-    "validation_runs",
-    _VALIDATION_META,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("run_id", String(36)),
-    Column("backend", String(200)),
-    Column("circuit", String(100)),
-    Column("ran_at", DateTime(timezone=True)),
-    Column("verdict", String(16)),
-    Column("diverged", Boolean),
-    Column("fidelity", Float),
-    Column("evidence", JSON),
-)
 
 Source = Literal["jobs", "validation_runs"]
 
