@@ -178,19 +178,32 @@ def _aligned(p: DistLike, q: DistLike) -> tuple[SparseDist, SparseDist, np.ndarr
     return dp, dq, pp, qq
 
 
-def _common(p: DistLike, q: DistLike) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities of p and q on their common support only.
+# Up to 2**16 outcomes (256 KiB of int32) a direct-address
+# table finds the common support in O(n); wider spaces merge the sorted keys (at
+# 2**20 the random lookups into a 4 MiB table were slower than the merge: measured).
+DIRECT_ADDRESS_MAX_BITS = 16
 
-    Both key arrays are sorted and unique, so a stable argsort of their
-    concatenation is a linear merge of two runs (timsort); equal neighbours are the
-    common outcomes. Faster than a binary search per key, and distances whose
-    terms vanish off the common support (Bhattacharyya, TVD) need nothing else.
+
+def _common(p: DistLike, q: DistLike) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of p and q on their common support only (any order, paired).
+
+    Distances whose terms vanish off the common support (Bhattacharyya, TVD) need
+    nothing else. For widths up to DIRECT_ADDRESS_MAX_BITS, p's keys are written into
+    a zeroed table and q's keys looked up; otherwise, both key arrays being sorted and
+    unique, a stable argsort of their concatenation is a linear merge of two runs
+    whose equal neighbours are the common outcomes.
     """
     dp, dq = as_dist(p), as_dist(q)
     if dp.num_bits != dq.num_bits:
         raise InvalidCounts(
             f"distributions have different widths: {dp.num_bits} bits vs {dq.num_bits} bits"
         )
+    if dp.num_bits <= DIRECT_ADDRESS_MAX_BITS:
+        table = np.zeros(1 << dp.num_bits, dtype=np.int32)
+        table[dp.keys] = np.arange(1, dp.keys.size + 1, dtype=np.int32)
+        hit = table[dq.keys]
+        found = hit > 0
+        return dp.probabilities[hit[found] - 1], dq.probabilities[found]
     keys = np.concatenate((dp.keys, dq.keys))
     order = np.argsort(keys, kind="stable")
     merged = keys[order]

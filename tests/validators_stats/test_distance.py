@@ -122,3 +122,26 @@ def test_bad_probabilities_say_what_and_where(probs: object, message: str) -> No
 def test_width_mismatch_between_distributions() -> None:
     with pytest.raises(InvalidCounts, match="2 bits vs 3 bits"):
         total_variation_distance({"00": 1}, {"000": 1})
+
+
+@pytest.mark.parametrize("num_bits", [12, 16, 20, 24])
+def test_common_support_paths_agree_with_qiskit(num_bits):
+    """Both ways of finding the common support (direct-address table up to 16 bits,
+    sorted merge above) give qiskit's Hellinger fidelity and the plain-dict TVD."""
+    from qiskit.quantum_info import hellinger_fidelity as qiskit_hf
+
+    from validators.distance import SparseDist, hellinger_fidelity, total_variation_distance
+
+    rng = np.random.default_rng(num_bits)
+
+    def counts() -> dict[str, int]:
+        keys = rng.integers(0, 2**num_bits, size=400)
+        keys = np.concatenate([keys, [0, 2**num_bits - 1]])
+        return {format(int(k), f"0{num_bits}b"): int(rng.integers(1, 50)) for k in keys}
+
+    p, q = counts(), counts()
+    sp, sq = SparseDist.from_counts(p), SparseDist.from_counts(q)
+    assert hellinger_fidelity(sp, sq) == pytest.approx(qiskit_hf(p, q), abs=1e-12)
+    tp, tq = sum(p.values()), sum(q.values())
+    plain_tvd = 0.5 * sum(abs(p.get(k, 0) / tp - q.get(k, 0) / tq) for k in set(p) | set(q))
+    assert total_variation_distance(sp, sq) == pytest.approx(plain_tvd, abs=1e-12)
