@@ -16,7 +16,6 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -509,8 +508,3 @@ class ProxyJob(JobV1):
             error_class, exc, self._attempts, self._submitted_at, proxy.clock.now()
         )
         proxy._record_finish(self.qsre_job_id, {**fields, "provider_job_id": self.job_id()})
-
-
-def proxied(backends: Sequence[BackendV2], **kwargs: Any) -> list[ExecutionProxy]:
-    """Wrap several backends with the same recording settings."""
-    return [ExecutionProxy(b, **kwargs) for b in backends]

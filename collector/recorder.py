@@ -179,12 +179,6 @@ def spool_recorder(store: Store, directory: Path | None = None) -> SpoolRecorder
         return rec
 
 
-def flush_all(timeout_s: float = 30.0) -> bool:
-    with _registry_lock:
-        recs = list(_registry.values())
-    return all(r.flush(timeout_s) for r in recs)
-
-
 @atexit.register
 def close_all() -> None:
     with _registry_lock:

@@ -35,6 +35,3 @@ class RetryPolicy:
         left of the budget."""
         cap = min(self.max_delay_s, self.base_delay_s * self.multiplier ** (attempts - 1))
         return min(rng.uniform(0, cap), max(0.0, self.budget_s - slept_s))
-
-
-NO_RETRY = RetryPolicy(max_attempts=1)

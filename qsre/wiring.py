@@ -25,14 +25,16 @@ from slo.routing import Router
 log = logging.getLogger(__name__)
 
 
-def open_store(config: Config, db: str | None = None) -> Store:
-    return Store(db or config.store_url)
-
-
-def build_notifier(r: ReceiverSection, *, alert_log: Path | None = None) -> Any:
+def build_notifier(
+    r: ReceiverSection, *, alert_log: Path | None = None, console_stream: Any = None
+) -> Any:
     """A receiver from config. Secrets are read from the named env vars, never logged."""
     if r.type == "console":
-        return ConsoleNotifier(r.name, log_path=Path(r.log_path) if r.log_path else alert_log)
+        return ConsoleNotifier(
+            r.name,
+            stream=console_stream,
+            log_path=Path(r.log_path) if r.log_path else alert_log,
+        )
     if r.type == "slack":
         kwargs = {"api_url": r.api_url} if r.api_url else {}
         return SlackNotifier(r.name, channel=r.channel or "", token_env=r.token_env or "", **kwargs)
@@ -55,14 +57,8 @@ def build_router(
     alert_log: Path | None = None,
     console_stream: Any = None,
 ) -> Router:
-    notifiers = []
-    for r in config.file.alerting.receivers:
-        notifier = build_notifier(r, alert_log=alert_log)
-        if r.type == "console" and console_stream is not None:
-            notifier._stream = console_stream
-        notifiers.append(notifier)
+    notifiers = [
+        build_notifier(r, alert_log=alert_log, console_stream=console_stream)
+        for r in config.file.alerting.receivers
+    ]
     return Router(config.routing, notifiers, state=AlertStateStore(store), clock=clock)
-
-
-def runbook_base(config: Config) -> str:
-    return config.file.links.runbook_base_url
