@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -24,6 +25,9 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def epoch_s(self) -> float:
+        return time.time()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -65,6 +69,15 @@ class VirtualClock:
 
     def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
+
+
+def epoch_seconds(clock: Clock) -> Callable[[], float]:
+    """The clock as a function returning epoch seconds: the proxy's hot path keeps
+    times as floats (a datetime costs more to make and to serialise)."""
+    fast = getattr(clock, "epoch_s", None)
+    if callable(fast):
+        return fast
+    return lambda: clock.now().timestamp()
 
 
 def sleep_on(clock: Clock, seconds: float) -> None:

@@ -13,10 +13,8 @@ Telemetry failures are logged and counted; the user's call proceeds.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from qiskit import QuantumCircuit
@@ -24,10 +22,11 @@ from qiskit.providers import BackendV2, JobStatus, JobV1, Options
 
 from collector.calibration import calibration_summary, calibration_timestamp
 from collector.classify import classify_exception
-from collector.clock import Clock, SystemClock
+from collector.clock import Clock, SystemClock, epoch_seconds
 from collector.cost import Pricing
 from collector.errors import InvalidInput, ResultCorrupt
 from collector.health import recorder_errors
+from collector.ids import new_job_id
 from collector.quotas import Quotas
 from collector.recorder import Recorder, spool_recorder
 from collector.recording import JobRecording, error_fields
@@ -42,12 +41,6 @@ DEFAULT_SHOTS = 1024
 
 class BackendJobFailed(Exception):
     """A job whose result came back unsuccessful (``result.success`` false)."""
-
-
-def _ts(value: datetime | None) -> float | None:
-    """Spool events carry times as epoch seconds: a float formats in a fraction of
-    the time isoformat() takes; the shipper turns them back into datetimes."""
-    return value.timestamp() if value is not None else None
 
 
 def _parse_ts(value: Any) -> datetime | None:
@@ -78,14 +71,49 @@ def normalize_circuits(run_input: Any) -> list[QuantumCircuit]:
     for index, circuit in enumerate(circuits):
         if not isinstance(circuit, QuantumCircuit):
             raise InvalidInput(f"circuits[{index}]", type(circuit).__name__, "a QuantumCircuit")
-        # Scanning from the end finds a final measurement at once.
-        if circuit.num_clbits == 0 or not any(
-            inst.operation.name == "measure" for inst in reversed(circuit.data)
-        ):
+        if not measures(circuit):
             raise InvalidInput(
                 f"circuits[{index}]", circuit.name, "a circuit with at least one measurement"
             )
     return circuits
+
+
+def measures(circuit: QuantumCircuit) -> bool:
+    """Whether the circuit measures anything. The last instruction is checked
+    first: transpiled circuits end in measurements, and each instruction looked at
+    is a Rust-to-Python conversion."""
+    data = circuit.data
+    if circuit.num_clbits == 0 or not len(data):
+        return False
+    if data[-1].operation.name == "measure":
+        return True
+    return any(inst.operation.name == "measure" for inst in reversed(data))
+
+
+def hex_counts(result: Any, shots: int) -> tuple[list[int], list[dict[str, int]]] | None:
+    """Widths and counts of a result in the common BackendV2 shape (Aer, runtime
+    backends: hex keys, ``memory_slots`` in a dict header) when every check holds:
+    counts sum to the shots, every key is a hex literal that fits the width, every
+    value an int. None means "take the general path", which names what is wrong."""
+    widths: list[int] = []
+    counts_list: list[dict[str, int]] = []
+    try:
+        for exp in result.results:
+            header = exp.header
+            width = header["memory_slots"] if type(header) is dict else header.memory_slots
+            counts = exp.data.counts
+            total = 0
+            for key, value in counts.items():
+                if key[:2] != "0x" or type(value) is not int or int(key, 16) >> width:
+                    return None
+                total += value
+            if total != (exp.shots or shots):
+                return None
+            widths.append(width)
+            counts_list.append(counts)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return (widths, counts_list) if counts_list else None
 
 
 def validate_shots(shots: Any) -> int:
@@ -142,16 +170,23 @@ def extract_counts(result: Any, shots: int) -> list[dict[str, Any]]:
     return out
 
 
+def _epoch(value: Any) -> float | None:
+    parsed = _parse_ts(value)
+    return parsed.timestamp() if parsed is not None else None
+
+
 def lifecycle_times(
     inner_job: Any,
     result: Any,
-    submitted_at: datetime,
-    observed_running: datetime | None,
-    now: datetime,
+    submitted_s: float,
+    observed_running_s: float | None,
+    now_s: float,
 ) -> dict[str, Any]:
-    """Lifecycle times of a finished job: from provider metadata where it exists
-    (qiskit-ibm-runtime's ``job.metrics()`` timestamps and quantum seconds, Aer's
-    ``result.time_taken``), else from what the proxy observed."""
+    """Lifecycle times of a finished job, in epoch seconds: from provider metadata
+    where it exists (qiskit-ibm-runtime's ``job.metrics()`` timestamps and quantum
+    seconds, Aer's ``result.time_taken``), else from what the proxy observed.
+    (The proxy's common path leaves this arithmetic to the shipper:
+    ``spool_format.derive_times`` computes the same from run_seconds.)"""
     started = finished = None
     run_seconds = None
     metrics_fn = getattr(inner_job, "metrics", None)
@@ -159,8 +194,8 @@ def lifecycle_times(
         try:
             metrics = metrics_fn() or {}
             stamps = metrics.get("timestamps") or {}
-            started = _parse_ts(stamps.get("running"))
-            finished = _parse_ts(stamps.get("finished"))
+            started = _epoch(stamps.get("running"))
+            finished = _epoch(stamps.get("finished"))
             usage = metrics.get("usage") or {}
             if usage.get("quantum_seconds") is not None:
                 run_seconds = float(usage["quantum_seconds"])
@@ -170,20 +205,20 @@ def lifecycle_times(
         taken = getattr(result, "time_taken", None)
         if isinstance(taken, (int, float)):
             run_seconds = float(taken)
-    finished = finished or now
+    finished = finished or now_s
     if started is None:
-        started = observed_running
+        started = observed_running_s
     if started is None and run_seconds is not None:
-        started = finished - timedelta(seconds=run_seconds)
-    started = max(started, submitted_at) if started is not None else None
+        started = finished - run_seconds
+    started = max(started, submitted_s) if started is not None else None
     if run_seconds is None and started is not None:
-        run_seconds = (finished - started).total_seconds()
+        run_seconds = finished - started
     return {
-        "started_at": _ts(started),
-        "finished_at": finished.timestamp(),
-        "queue_seconds": (started - submitted_at).total_seconds() if started else None,
+        "started_at": started,
+        "finished_at": finished,
+        "queue_seconds": started - submitted_s if started is not None else None,
         "run_seconds": run_seconds,
-        "e2e_seconds": max(0.0, (finished - submitted_at).total_seconds()),
+        "e2e_seconds": max(0.0, finished - submitted_s),
     }
 
 
@@ -223,6 +258,7 @@ class ExecutionProxy(BackendV2):
         self.pricing = pricing
         self.retry = retry or RetryPolicy()
         self.clock = clock or SystemClock()
+        self._now_s = epoch_seconds(self.clock)
         self.record_counts = record_counts
         self._recorder = recorder or spool_recorder(self._store)
         if tracer_provider is not None and hasattr(self._recorder, "shipper"):
@@ -242,9 +278,12 @@ class ExecutionProxy(BackendV2):
             record_counts=record_counts,
         )
         self._cal_lock = threading.Lock()
-        self._cal_checked_at: datetime | None = None
-        self._cal_at: datetime | None = None
+        self._cal_checked_s: float | None = None
+        self._cal_s: float | None = None
         self._backend_recorded = False
+        # Jobs of this type report provider timestamps (qiskit-ibm-runtime):
+        # their times take the general path.
+        self._metrics_jobs: dict[type, bool] = {}
 
     # ------------------------------------------------------------ BackendV2 surface
     @property
@@ -285,18 +324,21 @@ class ExecutionProxy(BackendV2):
         return getattr(self._inner, name)
 
     # ------------------------------------------------------------ recording helpers
-    def _calibration_at(self, now: datetime) -> datetime | None:
-        """The backend's calibration time, looked up at most once a minute."""
-        checked = self._cal_checked_at
-        if checked is not None and (now - checked).total_seconds() < CALIBRATION_REFRESH_S:
-            return self._cal_at
+    def _calibration_s(self, now_s: float) -> float | None:
+        """The backend's calibration time (epoch seconds), looked up at most once a
+        minute."""
+        checked = self._cal_checked_s
+        if checked is not None and 0 <= now_s - checked < CALIBRATION_REFRESH_S:
+            return self._cal_s
+        now = datetime.fromtimestamp(now_s, UTC)
         with self._cal_lock:
             try:
                 cal_at = calibration_timestamp(self._inner)
             except Exception:  # noqa: BLE001 - metadata only
                 cal_at = None
-            changed = cal_at != self._cal_at or not self._backend_recorded
-            self._cal_at, self._cal_checked_at = cal_at, now
+            cal_s = cal_at.timestamp() if cal_at is not None else None
+            changed = cal_s != self._cal_s or not self._backend_recorded
+            self._cal_s, self._cal_checked_s = cal_s, now_s
             if changed:
                 self._backend_recorded = True
                 self._rec.safe(
@@ -310,7 +352,14 @@ class ExecutionProxy(BackendV2):
                         "summary": calibration_summary(self._inner) if cal_at else {},
                     },
                 )
-        return cal_at
+        return cal_s
+
+    def _uses_provider_times(self, inner_job: Any) -> bool:
+        kind = type(inner_job)
+        known = self._metrics_jobs.get(kind)
+        if known is None:
+            known = self._metrics_jobs[kind] = callable(getattr(kind, "metrics", None))
+        return known
 
     def _record_finish(self, job_id: str, fields: dict[str, Any]) -> None:
         self._rec.event(job_id, fields)
@@ -321,34 +370,45 @@ class ExecutionProxy(BackendV2):
 
         Extra keyword: ``idempotency_key`` (kept across retries; generated if absent).
         """
-        idempotency_key = options.pop("idempotency_key", None) or os.urandom(16).hex()
-        circuits = normalize_circuits(run_input)
+        # Everything here runs on the user's call path, between simulator calls
+        # whose caches it evicts, so it is kept to plain checks and one spool write.
+        idempotency_key = options.pop("idempotency_key", None)
+        if type(run_input) is QuantumCircuit and measures(run_input):
+            circuits: Any = (run_input,)
+        else:
+            circuits = normalize_circuits(run_input)
         shots = options.get("shots")
         if shots is None:
             shots = getattr(self._inner.options, "shots", None) or DEFAULT_SHOTS
-        shots = validate_shots(shots)
-        total_shots = shots * len(circuits)
-        job_id = str(uuid.uuid4())
-        submitted_at = self.clock.now()
-        calibration_at = self._calibration_at(submitted_at)
+        if type(shots) is not int or shots <= 0:
+            shots = validate_shots(shots)
+        num_circuits = len(circuits)
+        job_id = new_job_id()
+        submitted_s = self._now_s()
+        rec = self._rec
         submit_fields = {
             "shots": shots,
-            "num_circuits": len(circuits),
-            "idempotency_key": idempotency_key,
-            "calibration_at": _ts(calibration_at),
+            "num_circuits": num_circuits,
+            # Without a caller's key the job id serves: unique, and kept across retries.
+            "idempotency_key": idempotency_key or job_id,
+            "calibration_at": self._calibration_s(submitted_s),
         }
-        self._rec.admit(
-            job_id,
-            submitted_at,
-            submit_fields,
-            total_shots=total_shots,
-            shots=shots,
-            num_circuits=len(circuits),
-        )
-        self._rec.submitted(job_id, submitted_at, submit_fields)
-        self._rec.safe(self._recorder.circuit_info, job_id, circuits)
-        inner_job, attempts, slept_s = self._rec.submit_with_retry(
-            job_id, submitted_at, lambda: self._inner.run(run_input, **options)
+        if rec.guard is not None:
+            rec.admit(
+                job_id,
+                submitted_s,
+                submit_fields,
+                total_shots=shots * num_circuits,
+                shots=shots,
+                num_circuits=num_circuits,
+            )
+        rec.submitted(job_id, submitted_s, submit_fields)
+        try:
+            self._recorder.circuit_info(job_id, circuits)
+        except Exception:  # noqa: BLE001 - metadata only
+            recorder_errors.inc("proxy")
+        inner_job, attempts, slept_s = rec.submit_with_retry(
+            job_id, submitted_s, lambda: self._inner.run(run_input, **options)
         )
         return ProxyJob(
             self,
@@ -356,9 +416,9 @@ class ExecutionProxy(BackendV2):
             qsre_job_id=job_id,
             run_input=run_input,
             options=options,
-            submitted_at=submitted_at,
+            submitted_s=submitted_s,
             shots=shots,
-            num_circuits=len(circuits),
+            num_circuits=num_circuits,
             attempts=attempts,
             slept_s=slept_s,
         )
@@ -378,7 +438,7 @@ class ProxyJob(JobV1):
         qsre_job_id: str,
         run_input: Any,
         options: dict[str, Any],
-        submitted_at: datetime,
+        submitted_s: float,
         shots: int,
         num_circuits: int,
         attempts: int,
@@ -390,12 +450,12 @@ class ProxyJob(JobV1):
         self.qsre_job_id = qsre_job_id
         self._run_input = run_input
         self._run_options = options
-        self._submitted_at = submitted_at
+        self._submitted_s = submitted_s
         self._shots = shots
         self._num_circuits = num_circuits
         self._attempts = attempts
         self._slept_s = slept_s
-        self._observed_running: datetime | None = None
+        self._observed_running_s: float | None = None
         self._lock = threading.Lock()
         self._outcome: tuple[Any, BaseException | None] | None = None
 
@@ -411,25 +471,25 @@ class ProxyJob(JobV1):
 
     def status(self) -> JobStatus:
         status = self._inner.status()
-        if status == JobStatus.RUNNING and self._observed_running is None:
-            self._observed_running = self._proxy.clock.now()
+        if status == JobStatus.RUNNING and self._observed_running_s is None:
+            self._observed_running_s = self._proxy._now_s()
             self._proxy._record_finish(
                 self.qsre_job_id,
-                {"status": "running", "started_at": self._observed_running.timestamp()},
+                {"status": "running", "started_at": self._observed_running_s},
             )
         return status
 
     def cancel(self) -> bool:
         cancelled = bool(self._inner.cancel())
         if cancelled:
-            now = self._proxy.clock.now()
+            now_s = self._proxy._now_s()
             self._proxy._record_finish(
                 self.qsre_job_id,
                 {
                     "status": "cancelled",
                     "attempts": self._attempts,
-                    "finished_at": now.timestamp(),
-                    "e2e_seconds": (now - self._submitted_at).total_seconds(),
+                    "finished_at": now_s,
+                    "e2e_seconds": max(0.0, now_s - self._submitted_s),
                     "provider_job_id": self.job_id(),
                 },
             )
@@ -476,20 +536,50 @@ class ProxyJob(JobV1):
                         error_class = classify_exception(exc)
                 self._finish_error(error_class, exc)
                 return None, exc
+        now_s = proxy._now_s()
+        if self._observed_running_s is None and not proxy._uses_provider_times(self._inner):
+            fast = hex_counts(result, self._shots)
+            if fast is not None:
+                self._finish_done_fast(result, now_s, *fast)
+                return result, None
         try:
             counts = extract_counts(result, self._shots)
         except ResultCorrupt as exc:
             self._finish_error("result_corrupt", exc)
             return None, exc
-        self._finish_done(result, counts)
+        self._finish_done(result, counts, now_s)
         return result, None
 
-    def _timings(self, result: Any, now: datetime) -> dict[str, Any]:
-        return lifecycle_times(self._inner, result, self._submitted_at, self._observed_running, now)
-
-    def _finish_done(self, result: Any, counts: list[dict[str, Any]]) -> None:
+    def _finish_done_fast(
+        self, result: Any, now_s: float, widths: list[int], counts: list[dict[str, int]]
+    ) -> None:
+        """The common case, recorded as one compact spool line; the shipper derives
+        the started/queue/e2e times from run_seconds (``spool_format``)."""
         proxy = self._proxy
-        timings = self._timings(result, proxy.clock.now())
+        run_s = getattr(result, "time_taken", None)
+        if type(run_s) is not float:
+            run_s = float(run_s) if isinstance(run_s, int) else None
+        try:
+            cost = proxy._rec.cost_usd(self._shots, self._num_circuits, run_s)
+            proxy._recorder.done(
+                self.qsre_job_id,
+                int(now_s * 1e9),
+                run_s,
+                self._attempts,
+                cost,
+                self.job_id(),
+                widths,
+                counts if proxy.record_counts else None,
+            )
+        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+            recorder_errors.inc("proxy")
+            log.warning("qsre recording failed", exc_info=True)
+
+    def _finish_done(self, result: Any, counts: list[dict[str, Any]], now_s: float) -> None:
+        proxy = self._proxy
+        timings = lifecycle_times(
+            self._inner, result, self._submitted_s, self._observed_running_s, now_s
+        )
         cost = proxy._rec.cost_usd(self._shots, self._num_circuits, timings["run_seconds"])
         fields = {
             "status": "done",
@@ -504,7 +594,5 @@ class ProxyJob(JobV1):
 
     def _finish_error(self, error_class: str, exc: BaseException) -> None:
         proxy = self._proxy
-        fields = error_fields(
-            error_class, exc, self._attempts, self._submitted_at, proxy.clock.now()
-        )
+        fields = error_fields(error_class, exc, self._attempts, self._submitted_s, proxy._now_s())
         proxy._record_finish(self.qsre_job_id, {**fields, "provider_job_id": self.job_id()})

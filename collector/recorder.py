@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import logging
 import os
 import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,16 +20,11 @@ from collector.clock import Clock, SystemClock
 from collector.health import recorder_errors
 from collector.shipper import Shipper, SpanSink
 from collector.spool import SpoolReader, SpoolWriter, default_spool_dir
+from collector.spool_format import dumps, format_done, json_str
 from collector.store import Store
 
 log = logging.getLogger(__name__)
-_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _SUBMIT_KEYS = {"shots", "num_circuits", "idempotency_key", "calibration_at"}
-
-
-def _json_str(value: str) -> str:
-    """A JSON string literal; generated keys (hex) need no escaping."""
-    return f'"{value}"' if value.isalnum() else _dumps(value)
 
 
 class Recorder(Protocol):
@@ -42,10 +35,22 @@ class Recorder(Protocol):
     def static_fragment(self, fields: dict[str, Any]) -> str: ...
 
     def submitted(
-        self, job_id: str, static: str, submitted_at: datetime, fields: dict[str, Any]
+        self, job_id: str, static: str, submitted_s: float, fields: dict[str, Any]
     ) -> None: ...
 
     def event(self, fields: dict[str, Any]) -> None: ...
+
+    def done(
+        self,
+        job_id: str,
+        finished_ns: int,
+        run_seconds: float | None,
+        attempts: int,
+        cost_usd: float,
+        provider_job_id: str,
+        widths: list[int],
+        counts: list[dict[str, int]] | None,
+    ) -> None: ...
 
     def circuit_info(self, job_id: str, circuits: Any) -> None: ...
 
@@ -90,10 +95,10 @@ class SpoolRecorder:
 
     def static_fragment(self, fields: dict[str, Any]) -> str:
         """JSON members that are the same for every job of one proxy, encoded once."""
-        return _dumps({**fields, "recorder": self.proc_id})[1:-1]
+        return dumps({**fields, "recorder": self.proc_id})[1:-1]
 
     def submitted(
-        self, job_id: str, static: str, submitted_at: datetime, fields: dict[str, Any]
+        self, job_id: str, static: str, submitted_s: float, fields: dict[str, Any]
     ) -> None:
         if fields.keys() == _SUBMIT_KEYS:
             # The common case formatted by hand: json.dumps costs more than the
@@ -101,25 +106,49 @@ class SpoolRecorder:
             cal = fields["calibration_at"]
             dynamic = (
                 f'"shots":{int(fields["shots"])},"num_circuits":{int(fields["num_circuits"])},'
-                f'"idempotency_key":{_json_str(fields["idempotency_key"])},'
+                f'"idempotency_key":{json_str(fields["idempotency_key"])},'
                 f'"calibration_at":{"null" if cal is None else repr(float(cal))}'
             )
         else:
-            dynamic = _dumps(fields)[1:-1]
+            dynamic = dumps(fields)[1:-1]
         line = (
             f'{{"e":"s","id":"{job_id}","status":"queued",'
-            f'"submitted_at":{submitted_at.timestamp()!r},{static},{dynamic}}}\n'
+            f'"submitted_at":{submitted_s!r},{static},{dynamic}}}\n'
         )
         self._append(line.encode())
 
     def event(self, fields: dict[str, Any]) -> None:
-        self._append(_dumps(fields).encode() + b"\n")
+        self._append(dumps(fields).encode() + b"\n")
+
+    def done(
+        self,
+        job_id: str,
+        finished_ns: int,
+        run_seconds: float | None,
+        attempts: int,
+        cost_usd: float,
+        provider_job_id: str,
+        widths: list[int],
+        counts: list[dict[str, int]] | None,
+    ) -> None:
+        self._append(
+            format_done(
+                job_id,
+                finished_ns,
+                run_seconds,
+                attempts,
+                cost_usd,
+                provider_job_id,
+                widths,
+                counts,
+            )
+        )
 
     def circuit_info(self, job_id: str, circuits: Any) -> None:
         self.shipper.submit_circuit_info(job_id, circuits)
 
     def backend_seen(self, fields: dict[str, Any]) -> None:
-        self._append(_dumps({"e": "b", **fields}).encode() + b"\n")
+        self._append(dumps({"e": "b", **fields}).encode() + b"\n")
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Ship everything spooled so far (tests, CLI, shutdown)."""

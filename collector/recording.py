@@ -7,11 +7,10 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from collector.classify import classify_exception
-from collector.clock import Clock, sleep_on
+from collector.clock import Clock, epoch_seconds, sleep_on
 from collector.cost import Pricing, actual_cost_usd, estimate_cost_usd
 from collector.errors import QuotaExceeded
 from collector.health import recorder_errors
@@ -25,16 +24,16 @@ T = TypeVar("T")
 
 
 def error_fields(
-    error_class: str, exc: BaseException, attempts: int, submitted_at: datetime, now: datetime
+    error_class: str, exc: BaseException, attempts: int, submitted_s: float, now_s: float
 ) -> dict[str, Any]:
-    """The terminal fields of a failed job."""
+    """The terminal fields of a failed job (times in epoch seconds)."""
     return {
         "status": "error",
         "error_class": error_class,
         "error_message": f"{type(exc).__name__}: {exc}"[:2000],
         "attempts": attempts,
-        "finished_at": now.timestamp(),
-        "e2e_seconds": max(0.0, (now - submitted_at).total_seconds()),
+        "finished_at": now_s,
+        "e2e_seconds": max(0.0, now_s - submitted_s),
     }
 
 
@@ -58,6 +57,7 @@ class JobRecording:
         self.store = store
         self.recorder = recorder
         self.clock = clock
+        self.now_s = epoch_seconds(clock)
         self.pricing = pricing
         self.retry = retry
         self.record_counts = record_counts
@@ -83,8 +83,8 @@ class JobRecording:
             recorder_errors.inc("proxy")
             log.warning("qsre recording failed", exc_info=True)
 
-    def submitted(self, job_id: str, at: datetime, fields: dict[str, Any]) -> None:
-        self.safe(self.recorder.submitted, job_id, self.static, at, fields)
+    def submitted(self, job_id: str, at_s: float, fields: dict[str, Any]) -> None:
+        self.safe(self.recorder.submitted, job_id, self.static, at_s, fields)
 
     def event(self, job_id: str, fields: dict[str, Any]) -> None:
         self.safe(self.recorder.event, {"id": job_id, **fields})
@@ -92,7 +92,7 @@ class JobRecording:
     def admit(
         self,
         job_id: str,
-        at: datetime,
+        at_s: float,
         fields: dict[str, Any],
         *,
         total_shots: int,
@@ -107,7 +107,7 @@ class JobRecording:
         try:
             self.guard.check(total_shots, estimate)
         except QuotaExceeded as exc:
-            self.submitted(job_id, at, fields)
+            self.submitted(job_id, at_s, fields)
             self.event(
                 job_id,
                 {
@@ -115,7 +115,7 @@ class JobRecording:
                     "error_class": "quota",
                     "error_message": str(exc),
                     "attempts": 0,
-                    "finished_at": at.timestamp(),
+                    "finished_at": at_s,
                     "e2e_seconds": 0.0,
                 },
             )
@@ -130,7 +130,7 @@ class JobRecording:
         return delay
 
     def submit_with_retry(
-        self, job_id: str, submitted_at: datetime, submit: Callable[[], T]
+        self, job_id: str, submitted_s: float, submit: Callable[[], T]
     ) -> tuple[T, int, float]:
         """``submit()`` retried on transient errors: (result, attempts, slept seconds).
         A final failure is recorded (one record, ``attempts = n``) and re-raised."""
@@ -144,7 +144,7 @@ class JobRecording:
                 if delay is None:
                     self.event(
                         job_id,
-                        error_fields(error_class, exc, attempts, submitted_at, self.clock.now()),
+                        error_fields(error_class, exc, attempts, submitted_s, self.now_s()),
                     )
                     raise
                 slept_s += delay

@@ -10,10 +10,7 @@ parameter sweep). Wrapping a ``BackendSamplerV2`` whose backend is already an
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import uuid
-from datetime import datetime
 from typing import Any
 
 from qiskit.primitives.containers.sampler_pub import SamplerPub
@@ -22,6 +19,7 @@ from collector.classify import classify_exception
 from collector.clock import Clock, SystemClock
 from collector.cost import Pricing
 from collector.errors import InvalidInput, ResultCorrupt
+from collector.ids import new_job_id
 from collector.proxy import lifecycle_times, normalize_circuits, validate_shots
 from collector.quotas import Quotas
 from collector.recorder import Recorder, spool_recorder
@@ -121,28 +119,28 @@ class InstrumentedSampler:
         normalize_circuits([p.circuit for p in coerced])
         pub_shots = [validate_shots(p.shots or default_shots) for p in coerced]
         total_shots = sum(p.shots * max(1, p.parameter_values.size) for p in coerced)
-        job_id = str(uuid.uuid4())
-        submitted_at = self.clock.now()
+        job_id = new_job_id()
+        submitted_s = self._rec.now_s()
         fields = {
             "shots": max(pub_shots),
             "num_circuits": len(coerced),
-            "idempotency_key": os.urandom(16).hex(),
+            "idempotency_key": job_id,
             "calibration_at": None,
         }
         self._rec.admit(
             job_id,
-            submitted_at,
+            submitted_s,
             fields,
             total_shots=total_shots,
             shots=max(pub_shots),
             num_circuits=len(coerced),
         )
-        self._rec.submitted(job_id, submitted_at, fields)
+        self._rec.submitted(job_id, submitted_s, fields)
         self._rec.safe(self._recorder.circuit_info, job_id, [p.circuit for p in coerced])
         inner, attempts, _ = self._rec.submit_with_retry(
-            job_id, submitted_at, lambda: self._sampler.run(pubs, shots=shots)
+            job_id, submitted_s, lambda: self._sampler.run(pubs, shots=shots)
         )
-        return InstrumentedJob(self, inner, job_id, submitted_at, pub_shots, attempts)
+        return InstrumentedJob(self, inner, job_id, submitted_s, pub_shots, attempts)
 
 
 class InstrumentedJob:
@@ -153,14 +151,14 @@ class InstrumentedJob:
         sampler: InstrumentedSampler,
         inner: Any,
         job_id: str,
-        submitted_at: datetime,
+        submitted_s: float,
         pub_shots: list[int],
         attempts: int,
     ) -> None:
         self._sampler = sampler
         self._inner = inner
         self.qsre_job_id = job_id
-        self._submitted_at = submitted_at
+        self._submitted_s = submitted_s
         self._pub_shots = pub_shots
         self._attempts = attempts
         self._lock = threading.Lock()
@@ -201,7 +199,7 @@ class InstrumentedJob:
         except ResultCorrupt as exc:
             self._finish_error("result_corrupt", exc)
             return None, exc
-        times = lifecycle_times(self._inner, result, self._submitted_at, None, s.clock.now())
+        times = lifecycle_times(self._inner, result, self._submitted_s, None, s._rec.now_s())
         cost = s._rec.cost_usd(max(self._pub_shots), len(self._pub_shots), times["run_seconds"])
         fields: dict[str, Any] = {
             "status": "done",
@@ -223,7 +221,7 @@ class InstrumentedJob:
 
     def _finish_error(self, error_class: str, exc: BaseException) -> None:
         s = self._sampler
-        fields = error_fields(error_class, exc, self._attempts, self._submitted_at, s.clock.now())
+        fields = error_fields(error_class, exc, self._attempts, self._submitted_s, s._rec.now_s())
         s._rec.event(self.qsre_job_id, {**fields, "provider_job_id": self._provider_job_id()})
 
 

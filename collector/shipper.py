@@ -8,14 +8,13 @@ batch, which the store's idempotent upsert absorbs: exactly-once in effect.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +24,12 @@ from collector.health import RecorderErrors, recorder_errors
 from collector.records import merge_snapshots
 from collector.schema import TERMINAL_STATUSES
 from collector.spool import SpoolReader, SpoolWriter, adoption_lock, orphaned_processes
+from collector.spool_format import DERIVE_TIMES, decode_line, derive_times
 from collector.store import Store
 
 log = logging.getLogger(__name__)
 
 SpanSink = Callable[[dict[str, Any]], None]
-# Lifecycle times travel through the spool as epoch seconds (cheap to format on the
-# user's call path); ISO strings from older spools are still accepted.
-TIME_KEYS = ("submitted_at", "started_at", "finished_at", "calibration_at")
-
-
-def decode_counts(circuits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Hex keys (Aer/BackendV2 raw data) become plain bitstrings of the register width."""
-    out = []
-    for circuit in circuits:
-        if circuit.get("fmt") == "hex":
-            width = int(circuit.get("num_clbits") or 0)
-            counts = {
-                format(int(k, 16), f"0{width}b"): int(v) for k, v in circuit["counts"].items()
-            }
-            out.append({"num_clbits": width, "counts": counts})
-        else:
-            out.append({"num_clbits": circuit.get("num_clbits"), "counts": circuit["counts"]})
-    return out
 
 
 class Shipper:
@@ -192,8 +174,8 @@ class Shipper:
         backends: list[dict[str, Any]] = []
         for line in lines:
             try:
-                event = json.loads(line)
-            except ValueError:
+                event = decode_line(line)
+            except (ValueError, KeyError, TypeError):
                 self.errors.inc("spool_decode")
                 log.warning("skipping an undecodable spool line in %s", self.reader.proc_id)
                 continue
@@ -201,12 +183,6 @@ class Shipper:
             if kind == "b":
                 backends.append(event)
                 continue
-            for key in TIME_KEYS:
-                value = event.get(key)
-                if isinstance(value, (int, float)):
-                    event[key] = datetime.fromtimestamp(value, UTC)
-            if "counts" in event:
-                event["counts"] = decode_counts(event["counts"])
             job_id = event["id"]
             base = self._state.get(job_id)
             if base is not None and base.pop("_info_only", False):
@@ -223,6 +199,9 @@ class Shipper:
                 if job_id in stored:
                     self._state[job_id] = merge_snapshots(stored[job_id], self._state[job_id])
         snapshots = [self._state[i] for i in dirty if "submitted_at" in self._state[i]]
+        for snap in snapshots:
+            if snap.pop(DERIVE_TIMES, False):
+                derive_times(snap)
         try:
             self.store.upsert_jobs(snapshots)
             for b in backends:

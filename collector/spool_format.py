@@ -1,0 +1,148 @@
+"""The spool's line format, both directions: what the proxy writes on the user's
+call path and how the shipper reads it back.
+
+Most events are JSON objects, one per line, with times as epoch seconds (a float
+formats in a fraction of the time ``isoformat()`` takes). ``"e": "b"`` marks a
+backend/calibration sighting; everything else is a job lifecycle event that the
+shipper folds into the job's snapshot.
+
+The finish record of a plain successful job is tab-separated instead (``DONE_TAG``):
+on a 1-shot simulator job, ``json.dumps`` of the counts and the float reprs of the
+derived times cost more than everything else the proxy does after the result::
+
+    F  id  finished_ns  run_seconds  attempts  cost_usd  provider_job_id(JSON)  widths  counts
+
+``widths`` is each circuit's classical register width (comma-separated); ``counts`` is
+``repr`` of the list of hex-keyed counts dicts (empty when counts are not recorded).
+The proxy validated every key as a hex literal (``int(key, 16)``), so no key holds a
+quote or backslash and the repr reads back as JSON once quotes are swapped. The
+started/queue/e2e times are derived by the shipper (``derive_times``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from collector.clock import as_utc
+
+DONE_TAG = b"F\t"
+# Lifecycle times travel as epoch seconds; ISO strings from older spools are still
+# accepted (the store parses them).
+TIME_KEYS = ("submitted_at", "started_at", "finished_at", "calibration_at")
+DERIVE_TIMES = "_derive_times"
+
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON (non-JSON values as ``str``)."""
+    return _dumps(value)
+
+
+def json_str(value: str) -> str:
+    """A JSON string literal; generated ids (hex, uuids) need no escaping."""
+    return f'"{value}"' if value.replace("-", "").isalnum() and value.isascii() else _dumps(value)
+
+
+def format_done(
+    job_id: str,
+    finished_ns: int,
+    run_seconds: float | None,
+    attempts: int,
+    cost_usd: float,
+    provider_job_id: str,
+    widths: list[int],
+    counts: list[dict[str, int]] | None,
+) -> bytes:
+    run = "" if run_seconds is None else repr(float(run_seconds))
+    return (
+        f"F\t{job_id}\t{finished_ns}\t{run}\t{attempts}\t{float(cost_usd)!r}\t"
+        f"{json_str(provider_job_id)}\t{','.join(map(str, widths))}\t"
+        f"{'' if counts is None else repr(counts)}\n"
+    ).encode()
+
+
+def decode_counts(circuits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Hex keys (Aer/BackendV2 raw data) become plain bitstrings of the register width."""
+    out = []
+    for circuit in circuits:
+        if circuit.get("fmt") == "hex":
+            width = int(circuit.get("num_clbits") or 0)
+            counts = {
+                format(int(k, 16), f"0{width}b"): int(v) for k, v in circuit["counts"].items()
+            }
+            out.append({"num_clbits": width, "counts": counts})
+        else:
+            out.append({"num_clbits": circuit.get("num_clbits"), "counts": circuit["counts"]})
+    return out
+
+
+def _parse_done(line: bytes) -> dict[str, Any]:
+    _, job_id, finished_ns, run_s, attempts, cost, provider_id, widths, counts = (
+        line.decode().split("\t")
+    )
+    event: dict[str, Any] = {
+        "id": job_id,
+        "status": "done",
+        "attempts": int(attempts),
+        "cost_usd": float(cost),
+        "provider_job_id": json.loads(provider_id),
+        "finished_at": datetime.fromtimestamp(int(finished_ns) / 1e9, UTC),
+        "run_seconds": float(run_s) if run_s else None,
+        DERIVE_TIMES: True,
+    }
+    if counts:
+        width_list = [int(w) for w in widths.split(",")]
+        dicts = json.loads(counts.replace("'", '"'))
+        event["counts"] = decode_counts(
+            [
+                {"fmt": "hex", "num_clbits": w, "counts": c}
+                for w, c in zip(width_list, dicts, strict=True)
+            ]
+        )
+    return event
+
+
+def decode_line(line: bytes) -> dict[str, Any]:
+    """One spool line as an event dict (``"e"`` kept: ``"b"`` for backends).
+    Raises ``ValueError`` for a line that is not a spool event."""
+    if line.startswith(DONE_TAG):
+        return _parse_done(line)
+    event = json.loads(line)
+    if not isinstance(event, dict):
+        raise ValueError("a spool event is a JSON object")
+    if event.get("e") == "b":
+        return event
+    for key in TIME_KEYS:
+        value = event.get(key)
+        if isinstance(value, (int, float)):
+            event[key] = datetime.fromtimestamp(value, UTC)
+    if "counts" in event:
+        event["counts"] = decode_counts(event["counts"])
+    return event
+
+
+def derive_times(snapshot: dict[str, Any]) -> None:
+    """Fill started/queue/run/e2e times of a finished job from submitted_at,
+    finished_at and run_seconds: the job started run_seconds before it finished,
+    but not before it was submitted. Values already present are kept."""
+    submitted = as_utc(snapshot.get("submitted_at"))
+    finished = as_utc(snapshot.get("finished_at"))
+    if submitted is None or finished is None:
+        return
+    started = as_utc(snapshot.get("started_at"))
+    run_s = snapshot.get("run_seconds")
+    if started is None and run_s is not None:
+        started = finished - timedelta(seconds=run_s)
+    if started is not None:
+        started = max(started, submitted)
+        if snapshot.get("started_at") is None:
+            snapshot["started_at"] = started
+        if snapshot.get("queue_seconds") is None:
+            snapshot["queue_seconds"] = (started - submitted).total_seconds()
+        if run_s is None:
+            snapshot["run_seconds"] = (finished - started).total_seconds()
+    if snapshot.get("e2e_seconds") is None:
+        snapshot["e2e_seconds"] = max(0.0, (finished - submitted).total_seconds())
