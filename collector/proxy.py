@@ -81,13 +81,13 @@ def normalize_circuits(run_input: Any) -> list[QuantumCircuit]:
 def measures(circuit: QuantumCircuit) -> bool:
     """Whether the circuit measures anything. The last instruction is checked
     first: transpiled circuits end in measurements, and each instruction looked at
-    is a Rust-to-Python conversion."""
+    is a Rust-to-Python conversion (``.name`` avoids building the operation object)."""
     data = circuit.data
     if circuit.num_clbits == 0 or not len(data):
         return False
-    if data[-1].operation.name == "measure":
+    if data[-1].name == "measure":
         return True
-    return any(inst.operation.name == "measure" for inst in reversed(data))
+    return any(inst.name == "measure" for inst in reversed(data))
 
 
 def hex_counts(result: Any, shots: int) -> tuple[list[int], list[dict[str, int]]] | None:

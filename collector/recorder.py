@@ -67,9 +67,12 @@ class SpoolRecorder:
         directory: Path | None = None,
         *,
         interval_s: float = 0.2,
+        max_delay_s: float = 1.0,
         span_sink: SpanSink | None = None,
         max_pending_bytes: int | None = None,
     ) -> None:
+        """``max_delay_s``: the longest an event waits in the spool before the shipper
+        moves it (it ships earlier once a batch is worth its fixed cost)."""
         self.store = store
         self.directory = Path(directory) if directory else default_spool_dir(store.url)
         kwargs = {} if max_pending_bytes is None else {"max_pending_bytes": max_pending_bytes}
@@ -80,6 +83,7 @@ class SpoolRecorder:
             SpoolReader(self.directory, self.proc_id),
             writer=self.writer,
             interval_s=interval_s,
+            max_delay_s=max_delay_s,
             span_sink=span_sink,
         )
         self.shipper.start()

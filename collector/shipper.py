@@ -42,14 +42,26 @@ class Shipper:
         *,
         writer: SpoolWriter | None = None,
         interval_s: float = 0.2,
+        max_delay_s: float = 1.0,
+        batch_bytes: int = 256 * 1024,
         span_sink: SpanSink | None = None,
         errors: RecorderErrors | None = None,
         keep_terminal: int = 20_000,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.reader = reader
         self.writer = writer
         self.interval_s = interval_s
+        # A batch costs ~3 ms (SQLite) to ~7 ms (PostgreSQL) before its first row
+        # (measured: ~400 us/job in batches of 10, ~100 us/job in batches of 250+), and
+        # the shipper's CPU is taken from the user's jobs (a noisy simulator uses every
+        # core). So it ships when a batch is worth it or the oldest event waited
+        # max_delay_s, not on every tick.
+        self.max_delay_s = max_delay_s
+        self.batch_bytes = batch_bytes
+        self._pending_since: float | None = None
+        self._monotonic = monotonic
         self.span_sink = span_sink
         self.errors = errors or recorder_errors
         self._state: dict[str, dict[str, Any]] = {}
@@ -118,11 +130,29 @@ class Shipper:
                         self._flush_generation += 1
                         self._flushed.notify_all()
                     continue
-                self.drain()
+                if self._batch_due():
+                    self.drain()
             except Exception:  # noqa: BLE001 - the shipper thread must never die
                 self.errors.inc("shipper")
                 log.exception("qsre shipper loop error")
             deadline = time.monotonic() + self.interval_s
+
+    def _batch_due(self) -> bool:
+        if self.writer is None:
+            return True
+        if self.writer.pending_bytes <= 0:
+            self._pending_since = None
+            return bool(self._pending_info)
+        now = self._monotonic()
+        if self._pending_since is None:
+            self._pending_since = now
+        if (
+            self.writer.pending_bytes >= self.batch_bytes
+            or now - self._pending_since >= self.max_delay_s
+        ):
+            self._pending_since = None
+            return True
+        return False
 
     # ------------------------------------------------------------ shipping
     def _apply_info(self, job_id: str, circuits: Any) -> None:

@@ -101,7 +101,7 @@ def test_store_outage_postgres(pg_url, tmp_path):
     port = fwd.start()
     via = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
     store = Store(via)
-    rec = SpoolRecorder(store, tmp_path / "spool", interval_s=0.05)
+    rec = SpoolRecorder(store, tmp_path / "spool", interval_s=0.05, max_delay_s=0.05)
     proxy = ExecutionProxy(AerSimulator(), store=store, recorder=rec)
     for _ in range(20):
         proxy.run(ghz(2), shots=10).result()
@@ -129,7 +129,7 @@ def test_store_outage_sqlite(tmp_path):
     """SQLite locked by another writer for a while: same guarantees."""
     db = tmp_path / "q.db"
     store = Store(f"sqlite:///{db}", sqlite_busy_timeout_s=0.05)
-    rec = SpoolRecorder(store, tmp_path / "spool", interval_s=0.05)
+    rec = SpoolRecorder(store, tmp_path / "spool", interval_s=0.05, max_delay_s=0.05)
     proxy = ExecutionProxy(AerSimulator(), store=store, recorder=rec)
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
@@ -162,7 +162,7 @@ def test_spool_is_bounded_with_a_warning(store, tmp_path, caplog):
 
 def test_eight_threads_one_proxy(store_url, tmp_path, caplog):
     store = Store(store_url)
-    rec = SpoolRecorder(store, tmp_path / "spool", interval_s=0.05)
+    rec = SpoolRecorder(store, tmp_path / "spool", interval_s=0.05, max_delay_s=0.05)
     proxy = ExecutionProxy(AerSimulator(), store=store, recorder=rec)
     qc = ghz(1)
     errors: list[BaseException] = []
