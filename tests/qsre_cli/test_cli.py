@@ -41,7 +41,22 @@ def test_jobs_json_lists_recorded_fields(recorded_store):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert len(rows) == 2
-    keys = {"id", "provider_job_id", "backend", "project", "status", "error_class", "shots", "submitted_at", "finished_at", "queue_seconds", "run_seconds", "e2e_seconds", "cost_usd", "attempts"}
+    keys = {
+        "id",
+        "provider_job_id",
+        "backend",
+        "project",
+        "status",
+        "error_class",
+        "shots",
+        "submitted_at",
+        "finished_at",
+        "queue_seconds",
+        "run_seconds",
+        "e2e_seconds",
+        "cost_usd",
+        "attempts",
+    }
     assert keys <= set(rows[0])
     assert [r["shots"] for r in rows] == [30, 20]
     assert all(r["status"] == "done" and r["project"] == "chem" for r in rows)
@@ -51,11 +66,29 @@ def test_jobs_table_and_filters(recorded_store):
     result = invoke("jobs", "--db", recorded_store.url, "--status", "error")
     assert result.exit_code == 0 and "0 jobs" in result.output
     bad = invoke("jobs", "--db", recorded_store.url, "--status", "exploded")
-    assert bad.exit_code != 0 and "queued|running|done" in bad.output.replace(", ", "|").replace("\n", "") or "expected one of" in bad.output
+    assert (
+        bad.exit_code != 0
+        and "queued|running|done" in bad.output.replace(", ", "|").replace("\n", "")
+        or "expected one of" in bad.output
+    )
 
 
 def test_silence_add_list_expire(store):
-    added = invoke("silence", "add", "--db", store.url, "--match", "kind=auth_failure", "--match", "backend=~sim-.*", "--duration", "1h", "--comment", "token rotation", "--json")
+    added = invoke(
+        "silence",
+        "add",
+        "--db",
+        store.url,
+        "--match",
+        "kind=auth_failure",
+        "--match",
+        "backend=~sim-.*",
+        "--duration",
+        "1h",
+        "--comment",
+        "token rotation",
+        "--json",
+    )
     assert added.exit_code == 0, added.output
     sid = json.loads(added.output)["id"]
     listed = json.loads(invoke("silence", "list", "--db", store.url, "--json").output)

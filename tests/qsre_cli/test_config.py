@@ -33,16 +33,42 @@ def test_embedded_default_is_valid_and_complete():
     ("mutate", "field", "expected"),
     [
         (lambda d: d.update(stor={}), "stor", "Extra inputs"),
-        (lambda d: d["backends"][1].update(kind="qpu"), "backends[1].kind", "'sim', 'aer' or 'factory'"),
-        (lambda d: d["backends"].append(dict(d["backends"][0])), "backends", "unique backend names"),
-        (lambda d: d["backends"][0]["pricing"].update(per_shot=-1), "backends[0].pricing", ">= 0"),
-        (lambda d: d["backends"][0].update(noise={"sq_error": 2}), "backends[0].noise.sq_error", ""),
-        (lambda d: d["backends"][0].update(quotas={"max_shotz": 1}), "backends[0].quotas", "max_shots_per_job"),
-        (lambda d: d["slos"][0].update(objective=1.5), "slos[0].objective", "strictly between 0 and 1"),
-        (lambda d: d["slos"][1]["sli"].update(kind="vibes"), "slos[1].sli.kind", "job_success"),
-        (lambda d: d["alerting"]["routing"]["routes"][0].update(receivers=["pager"]), "alerting.receivers", "pager"),
         (
-            lambda d: d["alerting"]["receivers"].append({"name": "s", "type": "slack", "channel": "#x"}),
+            lambda d: d["backends"][1].update(kind="qpu"),
+            "backends[1].kind",
+            "'sim', 'aer' or 'factory'",
+        ),
+        (
+            lambda d: d["backends"].append(dict(d["backends"][0])),
+            "backends",
+            "unique backend names",
+        ),
+        (lambda d: d["backends"][0]["pricing"].update(per_shot=-1), "backends[0].pricing", ">= 0"),
+        (
+            lambda d: d["backends"][0].update(noise={"sq_error": 2}),
+            "backends[0].noise.sq_error",
+            "",
+        ),
+        (
+            lambda d: d["backends"][0].update(quotas={"max_shotz": 1}),
+            "backends[0].quotas",
+            "max_shots_per_job",
+        ),
+        (
+            lambda d: d["slos"][0].update(objective=1.5),
+            "slos[0].objective",
+            "strictly between 0 and 1",
+        ),
+        (lambda d: d["slos"][1]["sli"].update(kind="vibes"), "slos[1].sli.kind", "job_success"),
+        (
+            lambda d: d["alerting"]["routing"]["routes"][0].update(receivers=["pager"]),
+            "alerting.receivers",
+            "pager",
+        ),
+        (
+            lambda d: d["alerting"]["receivers"].append(
+                {"name": "s", "type": "slack", "channel": "#x"}
+            ),
             "alerting.receivers[1].token_env",
             "slack receiver",
         ),

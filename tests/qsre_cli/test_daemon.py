@@ -30,11 +30,36 @@ def test_daemon_adopts_serves_and_stops(tmp_path):
     # job and one still in flight.
     writer = SpoolWriter(default_spool_dir(url))
     now = datetime.now(UTC).isoformat()
-    base = {"backend": "orphan_backend", "project": "p", "tags": {}, "purpose": "workload", "recorder": writer.proc_id, "shots": 5, "num_circuits": 1}
+    base = {
+        "backend": "orphan_backend",
+        "project": "p",
+        "tags": {},
+        "purpose": "workload",
+        "recorder": writer.proc_id,
+        "shots": 5,
+        "num_circuits": 1,
+    }
     for job_id, final in (("job-done", True), ("job-lost", False)):
-        writer.append(json.dumps({"e": "s", "id": job_id, "status": "queued", "submitted_at": now, **base}).encode() + b"\n")
+        writer.append(
+            json.dumps(
+                {"e": "s", "id": job_id, "status": "queued", "submitted_at": now, **base}
+            ).encode()
+            + b"\n"
+        )
         if final:
-            writer.append(json.dumps({"id": job_id, "status": "done", "finished_at": now, "queue_seconds": 1.5, "run_seconds": 0.5, "e2e_seconds": 2.0}).encode() + b"\n")
+            writer.append(
+                json.dumps(
+                    {
+                        "id": job_id,
+                        "status": "done",
+                        "finished_at": now,
+                        "queue_seconds": 1.5,
+                        "run_seconds": 0.5,
+                        "e2e_seconds": 2.0,
+                    }
+                ).encode()
+                + b"\n"
+            )
     writer.close(remove=False)
 
     cfg = yaml.safe_load(EMBEDDED_DEFAULT.read_text())
@@ -71,7 +96,10 @@ def test_daemon_adopts_serves_and_stops(tmp_path):
             if 'backend="orphan_backend"' in body:
                 break
             time.sleep(0.2)
-        assert re.search(r'qsre_jobs_total\{backend="orphan_backend",error_class="",project="p",status="done"\} 1\.0', body), body[:3000]
+        assert re.search(
+            r'qsre_jobs_total\{backend="orphan_backend",error_class="",project="p",status="done"\} 1\.0',
+            body,
+        ), body[:3000]
         assert "qsre_slo_error_budget_remaining_ratio" in body
         # Quiet is a zero, not a missing series.
         assert 'qsre_alerts_firing{kind="auth_failure",severity="page"} 0.0' in body
