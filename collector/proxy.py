@@ -22,7 +22,7 @@ from qiskit.providers import BackendV2, JobStatus, JobV1, Options
 
 from collector.calibration import calibration_summary, calibration_timestamp
 from collector.classify import classify_exception
-from collector.clock import Clock, SystemClock, epoch_seconds
+from collector.clock import Clock, SystemClock
 from collector.cost import Pricing
 from collector.errors import InvalidInput, ResultCorrupt
 from collector.health import recorder_errors
@@ -31,6 +31,7 @@ from collector.quotas import Quotas
 from collector.recorder import Recorder, spool_recorder
 from collector.recording import JobRecording, error_fields
 from collector.retry import RetryPolicy
+from collector.spool_format import finish_times
 from collector.store import Store
 
 log = logging.getLogger(__name__)
@@ -185,8 +186,8 @@ def lifecycle_times(
     """Lifecycle times of a finished job, in epoch seconds: from provider metadata
     where it exists (qiskit-ibm-runtime's ``job.metrics()`` timestamps and quantum
     seconds, Aer's ``result.time_taken``), else from what the proxy observed.
-    (The proxy's common path leaves this arithmetic to the shipper:
-    ``spool_format.derive_times`` computes the same from run_seconds.)"""
+    (The proxy's common path leaves the arithmetic, ``finish_times``, to the
+    shipper.)"""
     started = finished = None
     run_seconds = None
     metrics_fn = getattr(inner_job, "metrics", None)
@@ -208,18 +209,7 @@ def lifecycle_times(
     finished = finished or now_s
     if started is None:
         started = observed_running_s
-    if started is None and run_seconds is not None:
-        started = finished - run_seconds
-    started = max(started, submitted_s) if started is not None else None
-    if run_seconds is None and started is not None:
-        run_seconds = finished - started
-    return {
-        "started_at": started,
-        "finished_at": finished,
-        "queue_seconds": started - submitted_s if started is not None else None,
-        "run_seconds": run_seconds,
-        "e2e_seconds": max(0.0, finished - submitted_s),
-    }
+    return {"finished_at": finished, **finish_times(submitted_s, finished, started, run_seconds)}
 
 
 class ExecutionProxy(BackendV2):
@@ -258,7 +248,6 @@ class ExecutionProxy(BackendV2):
         self.pricing = pricing
         self.retry = retry or RetryPolicy()
         self.clock = clock or SystemClock()
-        self._now_s = epoch_seconds(self.clock)
         self.record_counts = record_counts
         self._recorder = recorder or spool_recorder(self._store)
         if tracer_provider is not None and hasattr(self._recorder, "shipper"):
@@ -277,6 +266,7 @@ class ExecutionProxy(BackendV2):
             retry=self.retry,
             record_counts=record_counts,
         )
+        self._now_s = self._rec.now_s
         self._cal_lock = threading.Lock()
         self._cal_checked_s: float | None = None
         self._cal_s: float | None = None

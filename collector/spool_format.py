@@ -22,7 +22,7 @@ started/queue/e2e times are derived by the shipper (``derive_times``).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from collector.clock import as_utc
@@ -124,25 +124,41 @@ def decode_line(line: bytes) -> dict[str, Any]:
     return event
 
 
+def finish_times(
+    submitted_s: float, finished_s: float, started_s: float | None, run_s: float | None
+) -> dict[str, float | None]:
+    """A finished job's started/queue/run/e2e times, in epoch seconds: the job
+    started when seen running, else run_seconds before it finished, but never
+    before it was submitted. The one copy of this arithmetic: the proxy's general
+    path (``lifecycle_times``) and the shipper (``derive_times``) both use it."""
+    if started_s is None and run_s is not None:
+        started_s = finished_s - run_s
+    if started_s is not None:
+        started_s = max(started_s, submitted_s)
+        if run_s is None:
+            run_s = finished_s - started_s
+    return {
+        "started_at": started_s,
+        "queue_seconds": started_s - submitted_s if started_s is not None else None,
+        "run_seconds": run_s,
+        "e2e_seconds": max(0.0, finished_s - submitted_s),
+    }
+
+
 def derive_times(snapshot: dict[str, Any]) -> None:
-    """Fill started/queue/run/e2e times of a finished job from submitted_at,
-    finished_at and run_seconds: the job started run_seconds before it finished,
-    but not before it was submitted. Values already present are kept."""
+    """Fill the started/queue/run/e2e times of a finished job the proxy recorded
+    compactly (``finish_times`` on its datetimes). Values already present are kept."""
     submitted = as_utc(snapshot.get("submitted_at"))
     finished = as_utc(snapshot.get("finished_at"))
     if submitted is None or finished is None:
         return
     started = as_utc(snapshot.get("started_at"))
-    run_s = snapshot.get("run_seconds")
-    if started is None and run_s is not None:
-        started = finished - timedelta(seconds=run_s)
-    if started is not None:
-        started = max(started, submitted)
-        if snapshot.get("started_at") is None:
-            snapshot["started_at"] = started
-        if snapshot.get("queue_seconds") is None:
-            snapshot["queue_seconds"] = (started - submitted).total_seconds()
-        if run_s is None:
-            snapshot["run_seconds"] = (finished - started).total_seconds()
-    if snapshot.get("e2e_seconds") is None:
-        snapshot["e2e_seconds"] = max(0.0, (finished - submitted).total_seconds())
+    times = finish_times(
+        submitted.timestamp(),
+        finished.timestamp(),
+        started.timestamp() if started is not None else None,
+        snapshot.get("run_seconds"),
+    )
+    for key, value in times.items():
+        if value is not None and snapshot.get(key) is None:
+            snapshot[key] = datetime.fromtimestamp(value, UTC) if key == "started_at" else value
