@@ -454,7 +454,8 @@ class ProxyJob(JobV1):
         return self._attempts
 
     def job_id(self) -> str:
-        return str(self._inner.job_id())
+        # The provider's id, read once per submission (a retry resubmits).
+        return self._job_id
 
     def submit(self) -> None:
         raise RuntimeError("a ProxyJob is submitted by ExecutionProxy.run; submit() is not used")
@@ -520,6 +521,7 @@ class ProxyJob(JobV1):
                     self._attempts += 1
                     try:
                         self._inner = proxy._resubmit(self._run_input, self._run_options)
+                        self._job_id = str(self._inner.job_id())
                         continue
                     except Exception as resubmit_exc:  # noqa: BLE001
                         exc = resubmit_exc
@@ -550,14 +552,18 @@ class ProxyJob(JobV1):
         if type(run_s) is not float:
             run_s = float(run_s) if isinstance(run_s, int) else None
         try:
-            cost = proxy._rec.cost_usd(self._shots, self._num_circuits, run_s)
+            cost = (
+                proxy._rec.cost_usd(self._shots, self._num_circuits, run_s)
+                if proxy.pricing is not None
+                else 0.0
+            )
             proxy._recorder.done(
                 self.qsre_job_id,
                 int(now_s * 1e9),
                 run_s,
                 self._attempts,
                 cost,
-                self.job_id(),
+                self._job_id,
                 widths,
                 counts if proxy.record_counts else None,
             )

@@ -9,7 +9,6 @@ hot path, so events are tiny pre-templated JSON lines and the expensive work
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
 import threading
@@ -229,11 +228,8 @@ def _after_fork_in_child() -> None:
     # shared open file description). Close them without unlocking, so the parent's
     # lock stays the parent's; the child starts its own spool on first use.
     for rec in list(_registry.values()):
-        for fd in (rec.writer._fd, rec.writer._lock_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        rec.writer.abandon_after_fork()
         rec._closed = True
-        rec.writer._closed = True
     _registry.clear()
 
 

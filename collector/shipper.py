@@ -23,7 +23,13 @@ from collector.clock import Clock, SystemClock
 from collector.health import RecorderErrors, recorder_errors
 from collector.records import merge_snapshots
 from collector.schema import TERMINAL_STATUSES
-from collector.spool import SpoolReader, SpoolWriter, adoption_lock, orphaned_processes
+from collector.spool import (
+    SpoolReader,
+    SpoolWriter,
+    adoption_lock,
+    orphaned_processes,
+    seal_segments,
+)
 from collector.spool_format import DERIVE_TIMES, decode_line, derive_times
 from collector.store import Store
 
@@ -190,7 +196,8 @@ class Shipper:
 
     def ship_once(self) -> int | None:
         """One batch. Returns events shipped, or None if the store failed."""
-        lines, new_offsets = self.reader.read_new()
+        visible = self.writer.visible() if self.writer is not None else None
+        lines, new_offsets = self.reader.read_new(visible=visible)
         # Info for jobs whose submit event is in this batch or earlier ones; taken
         # after reading so every job it names is already known or being shipped.
         while self._pending_info:
@@ -305,6 +312,7 @@ def adopt_orphans(
         with adoption_lock(directory, proc_id) as got:
             if not got:
                 continue
+            seal_segments(directory, proc_id)
             reader = SpoolReader(directory, proc_id)
             shipper = Shipper(store, reader, span_sink=span_sink)
             if not shipper.drain(force=True):

@@ -1,16 +1,30 @@
 """The local append-only spool: the durable half of the recording path.
 
-Each process appends lifecycle events (one JSON line, one ``write()`` each, no
-fsync) to its own segment files. A write that has returned is in the kernel's page
-cache and survives ``kill -9`` of the process (not a power cut, like SQLite WAL with
-synchronous=NORMAL). The owner holds an exclusive ``flock`` on ``<proc>.lock`` for
-its whole life; the kernel drops it when the process dies, which is how ``qsre run``
-recognises an orphaned spool it must adopt.
+Each process appends lifecycle events (one line each, no fsync) to its own segment
+files. An appended event is in the kernel's page cache and survives ``kill -9`` of
+the process (not a power cut, like SQLite WAL with synchronous=NORMAL). The owner
+holds an exclusive ``flock`` on ``<proc>.lock`` for its whole life; the kernel drops
+it when the process dies, which is how ``qsre run`` recognises an orphaned spool it
+must adopt.
+
+Segments are memory-mapped: an event is a copy into the shared mapping, not a
+``write()`` call. Both land in the same page cache, but next to a simulator job the
+system call costs ~15 us and the copy ~3 us (measured in the proxy's call path).
+A mapped segment is reserved with ``posix_fallocate`` before it is mapped, so a full
+disk fails there (and the segment falls back to ``write()``), never as a SIGBUS on a
+later copy. The mapping is zero-filled past the data:
+
+- the owner publishes how far the current segment holds whole events (``visible``)
+  and its shipper reads no further;
+- a segment the owner closes (rotation, shutdown) is truncated to its data;
+- a dead owner's segments are truncated at their first NUL byte by ``seal_segments``
+  before adoption (events never contain NUL: JSON escapes it), so a copy the kill
+  interrupted ends as a torn last line, discarded like a torn ``write()``.
 
 Layout in the spool directory::
 
     <proc>.lock              held (flock) while the owner lives
-    <proc>.<n:06d>.spool     segments, append-only JSON lines
+    <proc>.<n:06d>.spool     segments, append-only lines
     <proc>.offsets           {"segment": shipped_offset}, replaced atomically
 """
 
@@ -21,6 +35,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import mmap
 import os
 import socket
 import threading
@@ -34,6 +49,7 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 
 SEGMENT_BYTES = 8 * 1024 * 1024
+_SCAN_BYTES = 1024 * 1024
 DEFAULT_MAX_PENDING_BYTES = 1024 * 1024 * 1024
 
 
@@ -66,12 +82,16 @@ class SpoolWriter:
         proc_id: str | None = None,
         segment_bytes: int = SEGMENT_BYTES,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+        mapped: bool = True,
     ) -> None:
+        """``mapped=False`` appends with ``write()`` instead of copying into a mapping
+        (the fallback a segment takes by itself when it cannot be reserved)."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc_id = proc_id or new_process_id()
         self.segment_bytes = segment_bytes
         self.max_pending_bytes = max_pending_bytes
+        self.mapped = mapped
         self._lock = threading.Lock()
         self._lock_fd = os.open(
             self.directory / f"{self.proc_id}.lock", os.O_RDWR | os.O_CREAT, 0o600
@@ -79,13 +99,15 @@ class SpoolWriter:
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._segment_no = 0
         self._fd = -1
+        self._map: mmap.mmap | None = None
+        self._capacity = 0
         self._segment_size = 0
         self.written_bytes = 0
         self.shipped_bytes = 0  # advanced by the shipper
         self.dropped_events = 0
         self._last_full_warning = 0.0
         self._closed = False
-        self._open_segment()
+        self._open_segment(segment_bytes)
 
     def segment_path(self, n: int) -> Path:
         return self.directory / f"{self.proc_id}.{n:06d}.spool"
@@ -94,10 +116,44 @@ class SpoolWriter:
     def current_segment(self) -> Path:
         return self.segment_path(self._segment_no)
 
-    def _open_segment(self) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        self._fd = os.open(self.segment_path(self._segment_no), flags, 0o600)
-        self._segment_size = os.fstat(self._fd).st_size
+    def visible(self) -> tuple[str, int]:
+        """The current segment's name and how many of its bytes are whole events:
+        a reader of a live spool reads no further (past it, a copy may be under way)."""
+        with self._lock:
+            return self.current_segment.name, self._segment_size
+
+    def _open_segment(self, capacity: int) -> None:
+        # A segment is only ever appended to by the process that created it.
+        while self.segment_path(self._segment_no).exists():
+            self._segment_no += 1
+        path = self.segment_path(self._segment_no)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._segment_size = 0
+        self._map = None
+        if not self.mapped:
+            return
+        try:
+            os.posix_fallocate(self._fd, 0, capacity)
+            self._map = mmap.mmap(self._fd, capacity)
+            self._capacity = capacity
+        except (OSError, ValueError) as exc:
+            # Full disk, or a file system without fallocate/mmap: plain writes.
+            os.ftruncate(self._fd, 0)
+            log.warning(
+                "qsre spool %s: cannot reserve a %d-byte mapped segment (%s); "
+                "appending with write() instead",
+                path,
+                capacity,
+                exc,
+            )
+
+    def _seal_segment(self) -> None:
+        """Close the current segment at its data (dropping the mapping's zero tail)."""
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+            os.ftruncate(self._fd, self._segment_size)
+        os.close(self._fd)
 
     @property
     def pending_bytes(self) -> int:
@@ -105,31 +161,55 @@ class SpoolWriter:
 
     def append(self, line: bytes) -> bool:
         """Append one newline-terminated event. False if dropped (spool full/closed)."""
+        size = len(line)
         with self._lock:
             if self._closed:
                 return False
-            if self.written_bytes - self.shipped_bytes + len(line) > self.max_pending_bytes:
-                self.dropped_events += 1
-                now = time.monotonic()
-                if now - self._last_full_warning > 60:
-                    self._last_full_warning = now
-                    log.warning(
-                        "qsre spool %s is full (%d bytes pending, limit %d): the store has not "
-                        "accepted events for a while; dropping events (%d so far). Check the store.",
-                        self.directory,
-                        self.pending_bytes,
-                        self.max_pending_bytes,
-                        self.dropped_events,
-                    )
+            if self.written_bytes - self.shipped_bytes + size > self.max_pending_bytes:
+                self._dropped()
                 return False
-            if self._segment_size >= self.segment_bytes:
-                os.close(self._fd)
-                self._segment_no += 1
-                self._open_segment()
-            os.write(self._fd, line)
-            self._segment_size += len(line)
-            self.written_bytes += len(line)
+            pos = self._segment_size
+            mapping = self._map
+            if mapping is not None:
+                if pos + size > self._capacity:
+                    self._seal_segment()
+                    self._segment_no += 1
+                    self._open_segment(max(self.segment_bytes, size))
+                    return self._append_locked(line, size)
+                mapping[pos : pos + size] = line
+            else:
+                if pos >= self.segment_bytes:
+                    self._seal_segment()
+                    self._segment_no += 1
+                    self._open_segment(max(self.segment_bytes, size))
+                    return self._append_locked(line, size)
+                os.write(self._fd, line)
+            self._segment_size = pos + size
+            self.written_bytes += size
             return True
+
+    def _append_locked(self, line: bytes, size: int) -> bool:
+        if self._map is not None:
+            self._map[0:size] = line
+        else:
+            os.write(self._fd, line)
+        self._segment_size = size
+        self.written_bytes += size
+        return True
+
+    def _dropped(self) -> None:
+        self.dropped_events += 1
+        now = time.monotonic()
+        if now - self._last_full_warning > 60:
+            self._last_full_warning = now
+            log.warning(
+                "qsre spool %s is full (%d bytes pending, limit %d): the store has not "
+                "accepted events for a while; dropping events (%d so far). Check the store.",
+                self.directory,
+                self.pending_bytes,
+                self.max_pending_bytes,
+                self.dropped_events,
+            )
 
     def close(self, *, remove: bool) -> None:
         """Stop writing. ``remove`` deletes the files (only once all is shipped)."""
@@ -137,7 +217,7 @@ class SpoolWriter:
             if self._closed:
                 return
             self._closed = True
-            os.close(self._fd)
+            self._seal_segment()
         if remove:
             for path in self.directory.glob(f"{self.proc_id}.*"):
                 if path.suffix in (".spool", ".offsets"):
@@ -145,6 +225,38 @@ class SpoolWriter:
             (self.directory / f"{self.proc_id}.lock").unlink(missing_ok=True)
         fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         os.close(self._lock_fd)
+
+    def abandon_after_fork(self) -> None:
+        """In a forked child: stop using the parent's spool without touching it (its
+        mapping and lock stay the parent's)."""
+        self._closed = True
+        for fd in (self._fd, self._lock_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def seal_segments(directory: Path, proc_id: str) -> int:
+    """Truncate a dead process's mapped segments at their first NUL byte: past it is
+    the mapping's zero tail (or a copy the kill interrupted). Returns bytes dropped.
+    Only for spools whose owner is gone (call under ``adoption_lock``)."""
+    dropped = 0
+    for seg in sorted(Path(directory).glob(f"{proc_id}.*.spool")):
+        end = _first_nul(seg)
+        if end is not None:
+            dropped += seg.stat().st_size - end
+            os.truncate(seg, end)
+    return dropped
+
+
+def _first_nul(path: Path) -> int | None:
+    with open(path, "rb") as fh:
+        pos = 0
+        while chunk := fh.read(_SCAN_BYTES):
+            hit = chunk.find(b"\0")
+            if hit >= 0:
+                return pos + hit
+            pos += len(chunk)
+    return None
 
 
 @dataclass
@@ -171,26 +283,46 @@ class SpoolReader:
     def segments(self) -> list[Path]:
         return sorted(self.directory.glob(f"{self.proc_id}.*.spool"))
 
-    def read_new(self, *, max_bytes: int = 4 * 1024 * 1024) -> tuple[list[bytes], dict[str, int]]:
+    def read_new(
+        self,
+        *,
+        max_bytes: int = 4 * 1024 * 1024,
+        visible: tuple[str, int] | None = None,
+    ) -> tuple[list[bytes], dict[str, int]]:
         """Complete lines not yet shipped, and the offsets to save once they are.
 
-        A trailing line without its newline is left for the next read.
+        ``visible``: the live owner's ``SpoolWriter.visible()``, taken before the
+        segments are listed. That segment is read up to its published end and newer
+        ones (opened since) are left for the next read. A trailing line without its
+        newline is left for the next read too.
         """
         lines: list[bytes] = []
         new_offsets = dict(self.offsets)
         budget = max_bytes
         for seg in self.segments():
+            if visible is not None and seg.name > visible[0]:
+                break
             start = self.offsets.get(seg.name, 0)
             try:
                 size = seg.stat().st_size
             except FileNotFoundError:
                 continue
+            if visible is not None and seg.name == visible[0]:
+                size = min(size, visible[1])
             if size <= start:
                 continue
             with open(seg, "rb") as fh:
                 fh.seek(start)
                 data = fh.read(min(size - start, budget))
-            end = data.rfind(b"\n")
+                end = data.rfind(b"\n")
+                if end < 0 and size - start > len(data):
+                    # One event larger than the budget (a job with huge counts):
+                    # read on to its end rather than never shipping it.
+                    rest = fh.read(size - start - len(data))
+                    newline = rest.find(b"\n")
+                    if newline >= 0:
+                        data += rest[: newline + 1]
+                        end = len(data) - 1
             if end < 0:
                 continue
             chunk = data[: end + 1]
