@@ -410,25 +410,53 @@ def adoption_lock(directory: Path, proc_id: str):
         os.close(fd)
 
 
-def spool_backlog(directory: Path) -> dict[str, int]:
-    """Unshipped events in a spool directory, by state: ``pending`` (owner alive, its
-    shipper will move them) and ``orphaned`` (owner dead, waiting for adoption)."""
+@dataclass(frozen=True)
+class SpoolBacklog:
+    """Unshipped events in a spool directory: ``pending`` (owner alive, its shipper
+    will move them) and ``orphaned`` (owner dead, waiting for adoption), and the
+    bytes they hold."""
+
+    pending: int = 0
+    orphaned: int = 0
+    unshipped_bytes: int = 0
+
+    def events_by_state(self) -> dict[str, int]:
+        return {"pending": self.pending, "orphaned": self.orphaned}
+
+
+def spool_backlog(directory: Path) -> SpoolBacklog:
+    """What a spool directory holds that the store has not got yet. A live owner's
+    mapped segment is read only up to its data (the first NUL), not its reservation."""
     directory = Path(directory)
-    out = {"pending": 0, "orphaned": 0}
     if not directory.is_dir():
-        return out
+        return SpoolBacklog()
     orphans = set(orphaned_processes(directory))
     procs = {p.name.rsplit(".", 2)[0] for p in directory.glob("*.spool")}
+    counts = {"pending": 0, "orphaned": 0}
+    unshipped = 0
     for proc in procs:
         reader = SpoolReader(directory, proc)
-        events = 0
         for seg in reader.segments():
-            start = reader.offsets.get(seg.name, 0)
             try:
-                with open(seg, "rb") as fh:
-                    fh.seek(start)
-                    events += fh.read().count(b"\n")
+                events, nbytes = _scan_data(seg, reader.offsets.get(seg.name, 0))
             except FileNotFoundError:
                 continue
-        out["orphaned" if proc in orphans else "pending"] += events
-    return out
+            counts["orphaned" if proc in orphans else "pending"] += events
+            unshipped += nbytes
+    return SpoolBacklog(counts["pending"], counts["orphaned"], unshipped)
+
+
+def _scan_data(segment: Path, start: int) -> tuple[int, int]:
+    """Newlines and bytes from ``start`` to the segment's data end."""
+    events = nbytes = 0
+    with open(segment, "rb") as fh:
+        fh.seek(start)
+        while chunk := fh.read(_SCAN_BYTES):
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                chunk = chunk[:nul]
+            events += chunk.count(b"\n")
+            nbytes += len(chunk)
+            if nul >= 0:
+                break
+    return events, nbytes

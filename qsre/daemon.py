@@ -114,23 +114,14 @@ class Daemon:
 
     # ------------------------------------------------------------ health & metrics
     def _spool_events(self) -> dict[str, float]:
-        return {state: float(n) for state, n in spool_backlog(self.spool_dir).items()}
-
-    def _spool_bytes(self) -> int:
-        total = 0
-        if self.spool_dir.is_dir():
-            for seg in self.spool_dir.glob("*.spool"):
-                try:
-                    total += seg.stat().st_size
-                except FileNotFoundError:
-                    continue
-        return total
+        backlog = spool_backlog(self.spool_dir).events_by_state()
+        return {state: float(n) for state, n in backlog.items()}
 
     def _health(self) -> Any:
         from slo.signals import HealthSnapshot
 
         return HealthSnapshot(
-            spool_pending_bytes=self._spool_bytes(),
+            spool_pending_bytes=spool_backlog(self.spool_dir).unshipped_bytes,
             spool_max_bytes=1024 * 1024 * 1024,
             recorder_errors_recent=int(sum(recorder_errors.snapshot().values())),
             store_reachable=True,

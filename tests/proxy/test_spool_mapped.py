@@ -14,7 +14,14 @@ import signal
 import pytest
 
 from collector.shipper import adopt_orphans
-from collector.spool import SpoolReader, SpoolWriter, orphaned_processes, seal_segments
+from collector.spool import (
+    SpoolBacklog,
+    SpoolReader,
+    SpoolWriter,
+    orphaned_processes,
+    seal_segments,
+    spool_backlog,
+)
 
 
 def _line(i: int, pad: int = 0) -> bytes:
@@ -156,3 +163,19 @@ def test_unreservable_segment_falls_back_to_write(tmp_path, monkeypatch, caplog)
     assert _read_all(reader, writer) == [line.rstrip(b"\n") for line in sent]
     writer.close(remove=False)
     assert all(b"\0" not in seg.read_bytes() for seg in reader.segments())
+
+
+def test_backlog_counts_data_not_the_reservation(tmp_path):
+    writer = SpoolWriter(tmp_path, segment_bytes=1 << 20)
+    sent = [_line(i) for i in range(4)]
+    for line in sent:
+        writer.append(line)
+    backlog = spool_backlog(tmp_path)
+    assert backlog.events_by_state() == {"pending": 4, "orphaned": 0}
+    assert backlog.unshipped_bytes == sum(map(len, sent))
+    reader = SpoolReader(tmp_path, writer.proc_id)
+    lines, offsets = reader.read_new(visible=writer.visible())
+    reader.commit({name: offset - len(sent[-1]) for name, offset in offsets.items()})
+    assert spool_backlog(tmp_path) == SpoolBacklog(1, 0, len(sent[-1]))
+    writer.abandon_after_fork()  # the owner is gone: its lock is free
+    assert spool_backlog(tmp_path) == SpoolBacklog(0, 1, len(sent[-1]))
