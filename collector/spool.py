@@ -133,7 +133,12 @@ class SpoolWriter:
         if not self.mapped:
             return
         try:
-            os.posix_fallocate(self._fd, 0, capacity)
+            # Without a reservation a full disk would surface as SIGBUS on a copy,
+            # so a platform without posix_fallocate (macOS) appends with write().
+            reserve = getattr(os, "posix_fallocate", None)
+            if reserve is None:
+                raise OSError("posix_fallocate is not available on this platform")
+            reserve(self._fd, 0, capacity)
             self._map = mmap.mmap(self._fd, capacity)
             self._capacity = capacity
         except (OSError, ValueError) as exc:

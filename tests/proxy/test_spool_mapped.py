@@ -179,3 +179,11 @@ def test_backlog_counts_data_not_the_reservation(tmp_path):
     assert spool_backlog(tmp_path) == SpoolBacklog(1, 0, len(sent[-1]))
     writer.abandon_after_fork()  # the owner is gone: its lock is free
     assert spool_backlog(tmp_path) == SpoolBacklog(0, 1, len(sent[-1]))
+
+
+def test_no_posix_fallocate_means_write(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "posix_fallocate")
+    writer = SpoolWriter(tmp_path, segment_bytes=4096)
+    assert writer.append(_line(1))
+    assert (tmp_path / writer.visible()[0]).read_bytes() == _line(1)
+    writer.close(remove=False)
