@@ -246,22 +246,12 @@ def seal_segments(directory: Path, proc_id: str) -> int:
     Only for spools whose owner is gone (call under ``adoption_lock``)."""
     dropped = 0
     for seg in sorted(Path(directory).glob(f"{proc_id}.*.spool")):
-        end = _first_nul(seg)
-        if end is not None:
-            dropped += seg.stat().st_size - end
+        _, end = _scan_data(seg, 0)
+        size = seg.stat().st_size
+        if end < size:
+            dropped += size - end
             os.truncate(seg, end)
     return dropped
-
-
-def _first_nul(path: Path) -> int | None:
-    with open(path, "rb") as fh:
-        pos = 0
-        while chunk := fh.read(_SCAN_BYTES):
-            hit = chunk.find(b"\0")
-            if hit >= 0:
-                return pos + hit
-            pos += len(chunk)
-    return None
 
 
 @dataclass
