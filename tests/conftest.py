@@ -75,5 +75,15 @@ def store(store_url):
 
 
 @pytest.fixture
+def recorder(store, tmp_path):
+    """A spool recorder of this test's own (flushing it never touches other tests' stores)."""
+    from collector.recorder import SpoolRecorder
+
+    rec = SpoolRecorder(store, tmp_path / "spool")
+    yield rec
+    rec.close()
+
+
+@pytest.fixture
 def t0() -> datetime:
     return datetime(2026, 11, 16, tzinfo=UTC)

@@ -17,7 +17,6 @@ from qiskit_aer import AerSimulator
 from collector import VirtualClock
 from collector.ids import new_job_id
 from collector.proxy import ExecutionProxy, hex_counts, lifecycle_times
-from collector.recorder import SpoolRecorder
 from collector.spool_format import DERIVE_TIMES, decode_line, derive_times, format_done
 
 T0 = datetime(2026, 11, 16, 9, tzinfo=UTC)
@@ -28,13 +27,6 @@ def measured(n: int) -> QuantumCircuit:
     qc.x(0)
     qc.measure(range(n), range(n))
     return qc
-
-
-@pytest.fixture
-def recorder(store, tmp_path):
-    rec = SpoolRecorder(store, tmp_path / "spool")
-    yield rec
-    rec.close()
 
 
 class _Job:

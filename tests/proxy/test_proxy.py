@@ -33,13 +33,6 @@ def measured(n: int) -> QuantumCircuit:
     return qc
 
 
-@pytest.fixture
-def recorder(store, tmp_path):
-    rec = SpoolRecorder(store, tmp_path / "spool")
-    yield rec
-    rec.close()
-
-
 def proxy_for(backend, store, recorder, **kw):
     return ExecutionProxy(backend, store=store, recorder=recorder, **kw)
 

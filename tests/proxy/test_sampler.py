@@ -12,7 +12,6 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from collector import InvalidInput, instrument_sampler
 from collector.cost import Pricing
-from collector.recorder import SpoolRecorder
 
 
 def bell() -> QuantumCircuit:
@@ -21,13 +20,6 @@ def bell() -> QuantumCircuit:
     qc.cx(0, 1)
     qc.measure_all()
     return qc
-
-
-@pytest.fixture
-def recorder(store, tmp_path):
-    rec = SpoolRecorder(store, tmp_path / "spool")
-    yield rec
-    rec.close()
 
 
 @pytest.mark.parametrize("kind", ["aer", "backend"])

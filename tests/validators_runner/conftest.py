@@ -55,13 +55,3 @@ def world(clock, t0):
         },
     ]
     return {c["name"]: build_sim_backend(c, clock, t0) for c in configs}
-
-
-@pytest.fixture
-def recorder(store, tmp_path):
-    """A spool recorder of this test's own (flushing it never touches other tests' stores)."""
-    from collector.recorder import SpoolRecorder
-
-    rec = SpoolRecorder(store, tmp_path / "spool")
-    yield rec
-    rec.close()
