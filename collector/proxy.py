@@ -393,10 +393,7 @@ class ExecutionProxy(BackendV2):
                 num_circuits=num_circuits,
             )
         rec.submitted(job_id, submitted_s, submit_fields)
-        try:
-            self._recorder.circuit_info(job_id, circuits)
-        except Exception:  # noqa: BLE001 - metadata only
-            recorder_errors.inc("proxy")
+        rec.safe(self._recorder.circuit_info, job_id, circuits)
         inner_job, attempts, slept_s = rec.submit_with_retry(
             job_id, submitted_s, lambda: self._inner.run(run_input, **options)
         )
@@ -551,25 +548,27 @@ class ProxyJob(JobV1):
         run_s = getattr(result, "time_taken", None)
         if type(run_s) is not float:
             run_s = float(run_s) if isinstance(run_s, int) else None
-        try:
-            cost = (
-                proxy._rec.cost_usd(self._shots, self._num_circuits, run_s)
-                if proxy.pricing is not None
-                else 0.0
-            )
-            proxy._recorder.done(
-                self.qsre_job_id,
-                int(now_s * 1e9),
-                run_s,
-                self._attempts,
-                cost,
-                self._job_id,
-                widths,
-                counts if proxy.record_counts else None,
-            )
-        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
-            recorder_errors.inc("proxy")
-            log.warning("qsre recording failed", exc_info=True)
+        proxy._rec.safe(self._record_done_fast, now_s, run_s, widths, counts)
+
+    def _record_done_fast(
+        self, now_s: float, run_s: float | None, widths: list[int], counts: list[dict[str, int]]
+    ) -> None:
+        proxy = self._proxy
+        cost = (
+            proxy._rec.cost_usd(self._shots, self._num_circuits, run_s)
+            if proxy.pricing is not None
+            else 0.0
+        )
+        proxy._recorder.done(
+            self.qsre_job_id,
+            int(now_s * 1e9),
+            run_s,
+            self._attempts,
+            cost,
+            self._job_id,
+            widths,
+            counts if proxy.record_counts else None,
+        )
 
     def _finish_done(self, result: Any, counts: list[dict[str, Any]], now_s: float) -> None:
         proxy = self._proxy
