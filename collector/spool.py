@@ -173,34 +173,25 @@ class SpoolWriter:
             if self.written_bytes - self.shipped_bytes + size > self.max_pending_bytes:
                 self._dropped()
                 return False
-            pos = self._segment_size
             mapping = self._map
+            full = (
+                self._segment_size + size > self._capacity
+                if mapping is not None
+                else self._segment_size >= self.segment_bytes
+            )
+            if full:
+                self._seal_segment()
+                self._segment_no += 1
+                self._open_segment(max(self.segment_bytes, size))
+                mapping = self._map
+            pos = self._segment_size
             if mapping is not None:
-                if pos + size > self._capacity:
-                    self._seal_segment()
-                    self._segment_no += 1
-                    self._open_segment(max(self.segment_bytes, size))
-                    return self._append_locked(line, size)
                 mapping[pos : pos + size] = line
             else:
-                if pos >= self.segment_bytes:
-                    self._seal_segment()
-                    self._segment_no += 1
-                    self._open_segment(max(self.segment_bytes, size))
-                    return self._append_locked(line, size)
                 os.write(self._fd, line)
             self._segment_size = pos + size
             self.written_bytes += size
             return True
-
-    def _append_locked(self, line: bytes, size: int) -> bool:
-        if self._map is not None:
-            self._map[0:size] = line
-        else:
-            os.write(self._fd, line)
-        self._segment_size = size
-        self.written_bytes += size
-        return True
 
     def _dropped(self) -> None:
         self.dropped_events += 1
