@@ -5,6 +5,7 @@ several times that between simulator calls, where caches are cold). A job id onl
 has to be unique, so each process draws 74 random bits once and counts: the first
 24 characters are a random version-4 UUID prefix, the last 12 a per-process
 counter. A forked child draws a new prefix, so parent and child never collide.
+Where the C hot path was built (``collector._fastspool``) it makes the ids.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+
+try:
+    from collector import _fastspool
+except ImportError:  # built without a C compiler
+    _fastspool = None
 
 _prefix = ""
 _counter = itertools.count()
@@ -21,13 +27,18 @@ def _reseed() -> None:
     global _prefix, _counter
     _prefix = str(uuid.uuid4())[:24]
     _counter = itertools.count()
+    if _fastspool is not None:
+        _fastspool.set_job_id_prefix(_prefix)
 
 
-def new_job_id() -> str:
+def _py_new_job_id() -> str:
     """``xxxxxxxx-xxxx-4xxx-yxxx-<12 hex counter>``; thread-safe (``next`` on
     ``itertools.count`` is atomic under the GIL)."""
     return f"{_prefix}{next(_counter):012x}"
 
+
+# The C one keeps its own counter under the GIL, with the same prefix and format.
+new_job_id = _fastspool.new_job_id if _fastspool is not None else _py_new_job_id
 
 _reseed()
 os.register_at_fork(after_in_child=_reseed)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from collector.quotas import Quotas
 from collector.recorder import Recorder, spool_recorder
 from collector.recording import JobRecording, error_fields
 from collector.retry import RetryPolicy
-from collector.spool_format import finish_times
+from collector.spool_format import finish_times, hex_counts, run_seconds
 from collector.store import Store
 
 log = logging.getLogger(__name__)
@@ -79,42 +80,23 @@ def normalize_circuits(run_input: Any) -> list[QuantumCircuit]:
     return circuits
 
 
+def instructions(circuit: QuantumCircuit) -> Any:
+    """The circuit's instruction list. ``QuantumCircuit.data`` builds a wrapper
+    around ``_data`` (the Rust ``CircuitData``) on every access; read what it wraps."""
+    data = getattr(circuit, "_data", None)
+    return circuit.data if data is None else data
+
+
 def measures(circuit: QuantumCircuit) -> bool:
     """Whether the circuit measures anything. The last instruction is checked
     first: transpiled circuits end in measurements, and each instruction looked at
     is a Rust-to-Python conversion (``.name`` avoids building the operation object)."""
-    data = circuit.data
+    data = instructions(circuit)
     if circuit.num_clbits == 0 or not len(data):
         return False
     if data[-1].name == "measure":
         return True
     return any(inst.name == "measure" for inst in reversed(data))
-
-
-def hex_counts(result: Any, shots: int) -> tuple[list[int], list[dict[str, int]]] | None:
-    """Widths and counts of a result in the common BackendV2 shape (Aer, runtime
-    backends: hex keys, ``memory_slots`` in a dict header) when every check holds:
-    counts sum to the shots, every key is a hex literal that fits the width, every
-    value an int. None means "take the general path", which names what is wrong."""
-    widths: list[int] = []
-    counts_list: list[dict[str, int]] = []
-    try:
-        for exp in result.results:
-            header = exp.header
-            width = header["memory_slots"] if type(header) is dict else header.memory_slots
-            counts = exp.data.counts
-            total = 0
-            for key, value in counts.items():
-                if key[:2] != "0x" or type(value) is not int or int(key, 16) >> width:
-                    return None
-                total += value
-            if total != (exp.shots or shots):
-                return None
-            widths.append(width)
-            counts_list.append(counts)
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return None
-    return (widths, counts_list) if counts_list else None
 
 
 def validate_shots(shots: Any) -> int:
@@ -274,6 +256,8 @@ class ExecutionProxy(BackendV2):
         # Jobs of this type report provider timestamps (qiskit-ibm-runtime):
         # their times take the general path.
         self._metrics_jobs: dict[type, bool] = {}
+        self._measured: tuple[QuantumCircuit, Any, int] | None = None
+        self._circuit_info = self._recorder.circuit_info
 
     # ------------------------------------------------------------ BackendV2 surface
     @property
@@ -360,11 +344,25 @@ class ExecutionProxy(BackendV2):
 
         Extra keyword: ``idempotency_key`` (kept across retries; generated if absent).
         """
-        # Everything here runs on the user's call path, between simulator calls
-        # whose caches it evicts, so it is kept to plain checks and one spool write.
+        # Everything here runs on the user's call path, next to simulator calls that
+        # evict the caches it touches: each operation costs several times its
+        # hot-loop time, so the common case is kept to a few checks and one C call.
         idempotency_key = options.pop("idempotency_key", None)
-        if type(run_input) is QuantumCircuit and measures(run_input):
+        checked = self._measured
+        if (
+            type(run_input) is QuantumCircuit
+            and checked is not None
+            and run_input is checked[0]
+            and getattr(run_input, "_data", None) is checked[1]
+            and len(checked[1]) == checked[2]
+        ):
             circuits: Any = (run_input,)
+        elif type(run_input) is QuantumCircuit and measures(run_input):
+            circuits = (run_input,)
+            data = instructions(run_input)
+            # The last circuit seen measuring, with what would show a change since
+            # (remove_final_measurements() shortens it; assigning .data replaces it).
+            self._measured = (run_input, data, len(data))
         else:
             circuits = normalize_circuits(run_input)
         shots = options.get("shots")
@@ -375,28 +373,49 @@ class ExecutionProxy(BackendV2):
         num_circuits = len(circuits)
         job_id = new_job_id()
         submitted_s = self._now_s()
+        cal_checked = self._cal_checked_s
+        if cal_checked is not None and 0 <= submitted_s - cal_checked < CALIBRATION_REFRESH_S:
+            calibration_s = self._cal_s
+        else:
+            calibration_s = self._calibration_s(submitted_s)
         rec = self._rec
-        submit_fields = {
-            "shots": shots,
-            "num_circuits": num_circuits,
-            # Without a caller's key the job id serves: unique, and kept across retries.
-            "idempotency_key": idempotency_key or job_id,
-            "calibration_at": self._calibration_s(submitted_s),
-        }
         if rec.guard is not None:
             rec.admit(
                 job_id,
                 submitted_s,
-                submit_fields,
+                self._submit_fields(shots, num_circuits, idempotency_key or job_id, calibration_s),
                 total_shots=shots * num_circuits,
                 shots=shots,
                 num_circuits=num_circuits,
             )
-        rec.submitted(job_id, submitted_s, submit_fields)
-        rec.safe(self._recorder.circuit_info, job_id, circuits)
-        inner_job, attempts, slept_s = rec.submit_with_retry(
-            job_id, submitted_s, lambda: self._inner.run(run_input, **options)
-        )
+        try:
+            fast_submit = rec.fast_submit
+            if fast_submit is None or not fast_submit(
+                job_id,
+                submitted_s,
+                rec.static_bytes,
+                shots,
+                num_circuits,
+                idempotency_key,
+                calibration_s,
+            ):
+                rec.submitted(
+                    job_id,
+                    submitted_s,
+                    self._submit_fields(
+                        shots, num_circuits, idempotency_key or job_id, calibration_s
+                    ),
+                )
+            self._circuit_info(job_id, circuits)
+        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+            rec.failed()
+        try:
+            inner_job = self._inner.run(run_input, **options)
+            attempts, slept_s = 1, 0.0
+        except Exception as exc:  # noqa: BLE001 - retried or recorded, then re-raised
+            inner_job, attempts, slept_s = rec.submit_with_retry(
+                job_id, submitted_s, lambda: self._inner.run(run_input, **options), exc
+            )
         return ProxyJob(
             self,
             inner_job,
@@ -410,12 +429,33 @@ class ExecutionProxy(BackendV2):
             slept_s=slept_s,
         )
 
+    @staticmethod
+    def _submit_fields(
+        shots: int, num_circuits: int, idempotency_key: str, calibration_s: float | None
+    ) -> dict[str, Any]:
+        # Without a caller's key the job id serves: unique, and kept across retries.
+        return {
+            "shots": shots,
+            "num_circuits": num_circuits,
+            "idempotency_key": idempotency_key,
+            "calibration_at": calibration_s,
+        }
+
     def _resubmit(self, run_input: Any, options: dict[str, Any]) -> Any:
         return self._inner.run(run_input, **options)
 
 
 class ProxyJob(JobV1):
-    """The wrapped backend's job, recorded. Unknown attributes pass through."""
+    """The wrapped backend's job, recorded. Unknown attributes pass through.
+
+    The job's end is recorded once: by ``result()`` on the caller's thread, or,
+    for jobs that complete a ``concurrent.futures.Future`` (Aer's ``AerJob``,
+    Qiskit's ``PrimitiveJob``), already by the future's completion callback on
+    the worker thread. That runs while the caller's thread is still waking up
+    (~40-60 us here), next to the result it reads; ``result()`` then only checks
+    that it happened. Either way the event is in the spool before ``result()``
+    returns.
+    """
 
     def __init__(
         self,
@@ -433,7 +473,7 @@ class ProxyJob(JobV1):
     ) -> None:
         self._inner = inner
         self._proxy = proxy
-        super().__init__(backend=proxy, job_id=str(inner.job_id()))
+        JobV1.__init__(self, backend=proxy, job_id=str(inner.job_id()))
         self.qsre_job_id = qsre_job_id
         self._run_input = run_input
         self._run_options = options
@@ -443,8 +483,17 @@ class ProxyJob(JobV1):
         self._attempts = attempts
         self._slept_s = slept_s
         self._observed_running_s: float | None = None
-        self._lock = threading.Lock()
+        # (result()'s own lock, "_lock", is made on first need.)
         self._outcome: tuple[Any, BaseException | None] | None = None
+        # Held while the job's end is recorded; _finished once it has been.
+        self._finish_lock = threading.Lock()
+        self._finished = False
+        self._watched = False
+        if proxy._rec.fast_done is not None:
+            future = getattr(inner, "_future", None)
+            if type(future) is Future and not proxy._uses_provider_times(inner):
+                self._watched = True
+                future.add_done_callback(self._record_on_completion)
 
     @property
     def attempts(self) -> int:
@@ -470,18 +519,57 @@ class ProxyJob(JobV1):
     def cancel(self) -> bool:
         cancelled = bool(self._inner.cancel())
         if cancelled:
-            now_s = self._proxy._now_s()
-            self._proxy._record_finish(
-                self.qsre_job_id,
-                {
-                    "status": "cancelled",
-                    "attempts": self._attempts,
-                    "finished_at": now_s,
-                    "e2e_seconds": max(0.0, now_s - self._submitted_s),
-                    "provider_job_id": self.job_id(),
-                },
-            )
+            with self._finish_lock:
+                if self._finished:
+                    return cancelled
+                now_s = self._proxy._now_s()
+                self._proxy._record_finish(
+                    self.qsre_job_id,
+                    {
+                        "status": "cancelled",
+                        "attempts": self._attempts,
+                        "finished_at": now_s,
+                        "e2e_seconds": max(0.0, now_s - self._submitted_s),
+                        "provider_job_id": self.job_id(),
+                    },
+                )
+                self._finished = True
         return cancelled
+
+    def _record_on_completion(self, future: Future) -> None:
+        """The completion callback (worker thread): the end of a plain successful
+        first attempt, written by the recorder's C shortcut. Anything else is left
+        to ``result()``. Never raises: the worker would only log it."""
+        if not self._finish_lock.acquire(blocking=False):
+            return  # result() is recording the end itself
+        try:
+            if self._finished or future.cancelled() or future.exception() is not None:
+                return
+            result = future.result()
+            proxy = self._proxy
+            rec = proxy._rec
+            cost = (
+                0.0
+                if proxy.pricing is None
+                else rec.price(self._shots, self._num_circuits, run_seconds(result))
+            )
+            written = rec.fast_done(
+                self.qsre_job_id,
+                int(proxy._now_s() * 1e9),
+                result,
+                self._shots,
+                self._attempts,
+                cost,
+                self._job_id,
+                proxy.record_counts,
+            )
+            if written == 1:
+                self._finished = True
+                rec.charge(cost)
+        except Exception:  # noqa: BLE001 - telemetry never breaks the user's job
+            JobRecording.failed()
+        finally:
+            self._finish_lock.release()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -490,21 +578,49 @@ class ProxyJob(JobV1):
 
     # ------------------------------------------------------------ result
     def result(self, timeout: float | None = None) -> Any:
-        with self._lock:
+        first: tuple[Any, BaseException | None] | None = None
+        if self._watched and self._outcome is None:
+            # Recorded by the completion callback in the common case: nothing to
+            # do but check. Otherwise what the wait gave goes to _collect.
+            try:
+                result = (
+                    self._inner.result() if timeout is None else self._inner.result(timeout=timeout)
+                )
+            except Exception as exc:  # noqa: BLE001 - classified by _collect
+                first = (None, exc)
+            else:
+                if self._finished:
+                    return result
+                first = (result, None)
+        with self.__dict__.setdefault("_lock", threading.Lock()):
             if self._outcome is None:
-                self._outcome = self._collect(timeout)
+                self._outcome = self._collect(timeout, first)
         result, error = self._outcome
         if error is not None:
             raise error
         return result
 
-    def _collect(self, timeout: float | None) -> tuple[Any, BaseException | None]:
+    def _collect(
+        self, timeout: float | None, first: tuple[Any, BaseException | None] | None = None
+    ) -> tuple[Any, BaseException | None]:
+        """The job's outcome, retried and recorded. ``first``: what a wait on the
+        current attempt already gave (its result, or its exception)."""
         proxy = self._proxy
         while True:
             try:
-                result = (
-                    self._inner.result() if timeout is None else self._inner.result(timeout=timeout)
-                )
+                if first is not None:
+                    result, error = first
+                    first = None
+                    if error is not None:
+                        raise error
+                else:
+                    result = (
+                        self._inner.result()
+                        if timeout is None
+                        else self._inner.result(timeout=timeout)
+                    )
+                if self._finished:
+                    return result, None  # recorded by the completion callback
                 if getattr(result, "success", True) is False:
                     raise BackendJobFailed(
                         f"job {self.job_id()} failed: {getattr(result, 'status', 'no status')}"
@@ -525,6 +641,14 @@ class ProxyJob(JobV1):
                         error_class = classify_exception(exc)
                 self._finish_error(error_class, exc)
                 return None, exc
+        with self._finish_lock:
+            if self._finished:  # the callback finished while this thread woke up
+                return result, None
+            self._finished = True
+            return self._finish_result(result)
+
+    def _finish_result(self, result: Any) -> tuple[Any, BaseException | None]:
+        proxy = self._proxy
         now_s = proxy._now_s()
         if self._observed_running_s is None and not proxy._uses_provider_times(self._inner):
             fast = hex_counts(result, self._shots)
@@ -534,7 +658,7 @@ class ProxyJob(JobV1):
         try:
             counts = extract_counts(result, self._shots)
         except ResultCorrupt as exc:
-            self._finish_error("result_corrupt", exc)
+            self._record_error("result_corrupt", exc)
             return None, exc
         self._finish_done(result, counts, now_s)
         return result, None
@@ -544,11 +668,7 @@ class ProxyJob(JobV1):
     ) -> None:
         """The common case, recorded as one compact spool line; the shipper derives
         the started/queue/e2e times from run_seconds (``spool_format``)."""
-        proxy = self._proxy
-        run_s = getattr(result, "time_taken", None)
-        if type(run_s) is not float:
-            run_s = float(run_s) if isinstance(run_s, int) else None
-        proxy._rec.safe(self._record_done_fast, now_s, run_s, widths, counts)
+        self._proxy._rec.safe(self._record_done_fast, now_s, run_seconds(result), widths, counts)
 
     def _record_done_fast(
         self, now_s: float, run_s: float | None, widths: list[int], counts: list[dict[str, int]]
@@ -588,6 +708,12 @@ class ProxyJob(JobV1):
         proxy._record_finish(self.qsre_job_id, fields)
 
     def _finish_error(self, error_class: str, exc: BaseException) -> None:
+        with self._finish_lock:
+            if not self._finished:
+                self._finished = True
+                self._record_error(error_class, exc)
+
+    def _record_error(self, error_class: str, exc: BaseException) -> None:
         proxy = self._proxy
         fields = error_fields(error_class, exc, self._attempts, self._submitted_s, proxy._now_s())
         proxy._record_finish(self.qsre_job_id, {**fields, "provider_job_id": self.job_id()})

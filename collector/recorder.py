@@ -19,7 +19,7 @@ from collector.clock import Clock, SystemClock
 from collector.health import recorder_errors
 from collector.shipper import Shipper, SpanSink
 from collector.spool import SpoolReader, SpoolWriter, default_spool_dir
-from collector.spool_format import dumps, format_done, json_str
+from collector.spool_format import dumps, format_done, format_submit, hex_counts, run_seconds
 from collector.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,16 @@ _SUBMIT_KEYS = {"shots", "num_circuits", "idempotency_key", "calibration_at"}
 
 
 class Recorder(Protocol):
-    """What the execution proxy needs from a recorder. Implementations never raise."""
+    """What the execution proxy needs from a recorder. Implementations never raise.
+
+    A recorder may also offer two shortcuts, used when present and not None:
+    ``fast_submit(job_id, submitted_s, static_bytes, shots, num_circuits,
+    idempotency_key, calibration_s) -> bool`` (the ``submitted`` event) and
+    ``fast_done(job_id, finished_ns, result, shots, attempts, cost_usd,
+    provider_job_id, record_counts) -> int`` (the ``done`` event of a plain
+    result: 1 written, 0 not plain, -1 no room). Either may decline; the proxy
+    then makes the ordinary call. ``SpoolRecorder`` offers the C ones.
+    """
 
     proc_id: str
 
@@ -69,13 +78,16 @@ class SpoolRecorder:
         max_delay_s: float = 1.0,
         span_sink: SpanSink | None = None,
         max_pending_bytes: int | None = None,
+        native: bool = True,
     ) -> None:
         """``max_delay_s``: the longest an event waits in the spool before the shipper
-        moves it (it ships earlier once a batch is worth its fixed cost)."""
+        moves it (it ships earlier once a batch is worth its fixed cost).
+        ``native=False``: Python formats and appends every event, even where the C
+        hot path was built (tests compare the two)."""
         self.store = store
         self.directory = Path(directory) if directory else default_spool_dir(store.url)
         kwargs = {} if max_pending_bytes is None else {"max_pending_bytes": max_pending_bytes}
-        self.writer = SpoolWriter(self.directory, **kwargs)
+        self.writer = SpoolWriter(self.directory, native=native, **kwargs)
         self.proc_id = self.writer.proc_id
         self.shipper = Shipper(
             store,
@@ -87,6 +99,11 @@ class SpoolRecorder:
         )
         self.shipper.start()
         self._closed = False
+        # The C hot path writes straight into the current mapped segment (it
+        # declines when detached, full or at the bound). Without the extension,
+        # submits take submitted() and plain results the same check in Python.
+        self.fast_submit = getattr(self.writer.appender, "submit", None)
+        self.fast_done = getattr(self.writer.appender, "done", None) or self.done_plain
 
     def _append(self, line: bytes) -> None:
         try:
@@ -104,21 +121,21 @@ class SpoolRecorder:
         self, job_id: str, static: str, submitted_s: float, fields: dict[str, Any]
     ) -> None:
         if fields.keys() == _SUBMIT_KEYS:
-            # The common case formatted by hand: json.dumps costs more than the
-            # rest of the event together, on every job.
-            cal = fields["calibration_at"]
-            dynamic = (
-                f'"shots":{int(fields["shots"])},"num_circuits":{int(fields["num_circuits"])},'
-                f'"idempotency_key":{json_str(fields["idempotency_key"])},'
-                f'"calibration_at":{"null" if cal is None else repr(float(cal))}'
+            line = format_submit(
+                job_id,
+                static,
+                submitted_s,
+                fields["shots"],
+                fields["num_circuits"],
+                fields["idempotency_key"],
+                fields["calibration_at"],
             )
         else:
-            dynamic = dumps(fields)[1:-1]
-        line = (
-            f'{{"e":"s","id":"{job_id}","status":"queued",'
-            f'"submitted_at":{submitted_s!r},{static},{dynamic}}}\n'
-        )
-        self._append(line.encode())
+            line = (
+                f'{{"e":"s","id":"{job_id}","status":"queued",'
+                f'"submitted_at":{submitted_s!r},{static},{dumps(fields)[1:-1]}}}\n'
+            ).encode()
+        self._append(line)
 
     def event(self, fields: dict[str, Any]) -> None:
         self._append(dumps(fields).encode() + b"\n")
@@ -146,6 +163,37 @@ class SpoolRecorder:
                 counts,
             )
         )
+
+    def done_plain(
+        self,
+        job_id: str,
+        finished_ns: int,
+        result: Any,
+        shots: int,
+        attempts: int,
+        cost_usd: float,
+        provider_job_id: str,
+        record_counts: bool,
+    ) -> int:
+        """``_fastspool.Appender.done`` in Python: the compact finish record of a
+        plain successful result (1), or 0 (not plain: the caller's general path)."""
+        if getattr(result, "success", True) is False:
+            return 0
+        plain = hex_counts(result, shots)
+        if plain is None:
+            return 0
+        widths, counts = plain
+        self.done(
+            job_id,
+            finished_ns,
+            run_seconds(result),
+            attempts,
+            cost_usd,
+            provider_job_id,
+            widths,
+            counts if record_counts else None,
+        )
+        return 1
 
     def circuit_info(self, job_id: str, circuits: Any) -> None:
         self.shipper.submit_circuit_info(job_id, circuits)

@@ -69,6 +69,10 @@ class JobRecording:
                 "purpose": str(tags.get("purpose", "workload")),
             }
         )
+        self.static_bytes = self.static.encode()
+        # The recorder's shortcuts for the two events of a plain job (see Recorder).
+        self.fast_submit = getattr(recorder, "fast_submit", None)
+        self.fast_done = getattr(recorder, "fast_done", None)
         self.guard = (
             QuotaGuard(quotas, store=store, clock=clock, backend=backend, project=project)
             if quotas is not None
@@ -80,8 +84,13 @@ class JobRecording:
         try:
             fn(*args)
         except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
-            recorder_errors.inc("proxy")
-            log.warning("qsre recording failed", exc_info=True)
+            self.failed()
+
+    @staticmethod
+    def failed() -> None:
+        """Count and log a recording failure (call from an ``except`` block)."""
+        recorder_errors.inc("proxy")
+        log.warning("qsre recording failed", exc_info=True)
 
     def submitted(self, job_id: str, at_s: float, fields: dict[str, Any]) -> None:
         self.safe(self.recorder.submitted, job_id, self.static, at_s, fields)
@@ -130,13 +139,21 @@ class JobRecording:
         return delay
 
     def submit_with_retry(
-        self, job_id: str, submitted_s: float, submit: Callable[[], T]
+        self,
+        job_id: str,
+        submitted_s: float,
+        submit: Callable[[], T],
+        first_error: Exception | None = None,
     ) -> tuple[T, int, float]:
         """``submit()`` retried on transient errors: (result, attempts, slept seconds).
-        A final failure is recorded (one record, ``attempts = n``) and re-raised."""
+        A final failure is recorded (one record, ``attempts = n``) and re-raised.
+        ``first_error``: the first attempt was already made, and raised this."""
         attempts, slept_s = 1, 0.0
         while True:
             try:
+                if first_error is not None:
+                    error, first_error = first_error, None
+                    raise error
                 return submit(), attempts, slept_s
             except Exception as exc:
                 error_class = classify_exception(exc)
@@ -152,9 +169,16 @@ class JobRecording:
 
     def cost_usd(self, shots: int, num_circuits: int, run_seconds: float | None) -> float:
         """A finished job's cost, also counted against the spend quotas."""
+        cost = self.price(shots, num_circuits, run_seconds)
+        self.charge(cost)
+        return cost
+
+    def price(self, shots: int, num_circuits: int, run_seconds: float | None) -> float:
+        """A finished job's cost, not yet counted against the quotas (``charge``)."""
         if self.pricing is None:
             return 0.0
-        cost = actual_cost_usd(self.pricing, shots, num_circuits, run_seconds)
-        if self.guard is not None:
-            self.guard.charge(cost)
-        return cost
+        return actual_cost_usd(self.pricing, shots, num_circuits, run_seconds)
+
+    def charge(self, cost_usd: float) -> None:
+        if self.guard is not None and cost_usd:
+            self.guard.charge(cost_usd)

@@ -8,7 +8,8 @@ it when the process dies, which is how ``qsre run`` recognises an orphaned spool
 must adopt.
 
 Segments are memory-mapped: an event is a copy into the shared mapping, not a
-``write()`` call. Both land in the same page cache, but next to a simulator job the
+``write()`` call (made by ``collector._fastspool.Appender``, the C hot path, or by
+``PyAppender`` where it was not built). Both land in the same page cache, but next to a simulator job the
 system call costs ~15 us and the copy ~3 us (measured in the proxy's call path).
 A mapped segment is reserved with ``posix_fallocate`` before it is mapped, so a full
 disk fails there (and the segment falls back to ``write()``), never as a SIGBUS on a
@@ -46,6 +47,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+try:
+    from collector import _fastspool
+except ImportError:  # built without a C compiler: Python writes the same bytes
+    _fastspool = None
+
 log = logging.getLogger(__name__)
 
 SEGMENT_BYTES = 8 * 1024 * 1024
@@ -72,8 +78,51 @@ def new_process_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
+def native_available() -> bool:
+    """Whether the C hot path (``collector._fastspool``) was built."""
+    return _fastspool is not None
+
+
+class PyAppender:
+    """``_fastspool.Appender`` in Python, for installs without the C extension: it
+    copies a whole line into the attached mapping or refuses it (no room, or past
+    the pending-bytes ``limit``). It has no ``submit``/``done`` shortcuts, so every
+    event takes the recorder's Python formatting, under the writer's lock."""
+
+    def __init__(self) -> None:
+        self._buffer: mmap.mmap | None = None
+        self.pos = 0
+        self.limit = 0
+
+    @property
+    def attached(self) -> bool:
+        return self._buffer is not None
+
+    def attach(self, buffer: mmap.mmap, pos: int = 0) -> None:
+        self._buffer, self.pos, self.limit = buffer, pos, len(buffer)
+
+    def detach(self) -> int:
+        self._buffer = None
+        return self.pos
+
+    def append(self, line: bytes) -> bool:
+        buffer = self._buffer
+        end = self.pos + len(line)
+        if buffer is None or end > min(self.limit, len(buffer)):
+            return False
+        buffer[self.pos : end] = line
+        self.pos = end
+        return True
+
+
 class SpoolWriter:
-    """Appends events for one process. Thread-safe; one per process and directory."""
+    """Appends events for one process. Thread-safe; one per process and directory.
+
+    ``appender`` may also be called directly, without the writer's lock, by code
+    that holds the GIL and makes no Python call between choosing its position and
+    publishing it (the C hot path): it refuses what does not fit, and the caller
+    then goes through ``append``, which rotates the segment.
+    """
 
     def __init__(
         self,
@@ -83,9 +132,11 @@ class SpoolWriter:
         segment_bytes: int = SEGMENT_BYTES,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
         mapped: bool = True,
+        native: bool = True,
     ) -> None:
         """``mapped=False`` appends with ``write()`` instead of copying into a mapping
-        (the fallback a segment takes by itself when it cannot be reserved)."""
+        (the fallback a segment takes by itself when it cannot be reserved).
+        ``native=False`` uses ``PyAppender`` even where the C extension exists."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc_id = proc_id or new_process_id()
@@ -97,13 +148,13 @@ class SpoolWriter:
             self.directory / f"{self.proc_id}.lock", os.O_RDWR | os.O_CREAT, 0o600
         )
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.appender = _fastspool.Appender() if native and _fastspool is not None else PyAppender()
         self._segment_no = 0
         self._fd = -1
         self._map: mmap.mmap | None = None
-        self._capacity = 0
-        self._segment_size = 0
-        self.written_bytes = 0
-        self.shipped_bytes = 0  # advanced by the shipper
+        self._plain_size = 0  # the current segment's size in write() mode
+        self._sealed_bytes = 0  # bytes in the segments closed so far
+        self._shipped_bytes = 0
         self.dropped_events = 0
         self._last_full_warning = 0.0
         self._closed = False
@@ -115,6 +166,30 @@ class SpoolWriter:
     @property
     def current_segment(self) -> Path:
         return self.segment_path(self._segment_no)
+
+    @property
+    def _segment_size(self) -> int:
+        return self.appender.pos if self._map is not None else self._plain_size
+
+    @property
+    def written_bytes(self) -> int:
+        return self._sealed_bytes + self._segment_size
+
+    @property
+    def shipped_bytes(self) -> int:
+        return self._shipped_bytes
+
+    @shipped_bytes.setter
+    def shipped_bytes(self, value: int) -> None:
+        """Advanced by the shipper; frees room under ``max_pending_bytes``."""
+        with self._lock:
+            self._shipped_bytes = value
+            self._update_limit()
+
+    def _update_limit(self) -> None:
+        # Direct appends may end where the pending bytes reach max_pending_bytes.
+        if self._map is not None:
+            self.appender.limit = self._shipped_bytes + self.max_pending_bytes - self._sealed_bytes
 
     def visible(self) -> tuple[str, int]:
         """The current segment's name and how many of its bytes are whole events:
@@ -128,7 +203,7 @@ class SpoolWriter:
             self._segment_no += 1
         path = self.segment_path(self._segment_no)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        self._segment_size = 0
+        self._plain_size = 0
         self._map = None
         if not self.mapped:
             return
@@ -140,7 +215,8 @@ class SpoolWriter:
                 raise OSError("posix_fallocate is not available on this platform")
             reserve(self._fd, 0, capacity)
             self._map = mmap.mmap(self._fd, capacity)
-            self._capacity = capacity
+            self.appender.attach(self._map, 0)
+            self._update_limit()
         except (OSError, ValueError) as exc:
             # Full disk, or a file system without fallocate/mmap: plain writes.
             os.ftruncate(self._fd, 0)
@@ -155,14 +231,21 @@ class SpoolWriter:
     def _seal_segment(self) -> None:
         """Close the current segment at its data (dropping the mapping's zero tail)."""
         if self._map is not None:
+            # Detached first: from here direct appends are refused and come through
+            # append(), which waits for the lock this runs under.
+            size = self.appender.detach()
             self._map.close()
             self._map = None
-            os.ftruncate(self._fd, self._segment_size)
+            os.ftruncate(self._fd, size)
+        else:
+            size = self._plain_size
         os.close(self._fd)
+        self._sealed_bytes += size
+        self._plain_size = 0
 
     @property
     def pending_bytes(self) -> int:
-        return self.written_bytes - self.shipped_bytes
+        return self.written_bytes - self._shipped_bytes
 
     def append(self, line: bytes) -> bool:
         """Append one newline-terminated event. False if dropped (spool full/closed)."""
@@ -170,27 +253,20 @@ class SpoolWriter:
         with self._lock:
             if self._closed:
                 return False
-            if self.written_bytes - self.shipped_bytes + size > self.max_pending_bytes:
+            if self.written_bytes - self._shipped_bytes + size > self.max_pending_bytes:
                 self._dropped()
                 return False
-            mapping = self._map
-            full = (
-                self._segment_size + size > self._capacity
-                if mapping is not None
-                else self._segment_size >= self.segment_bytes
-            )
-            if full:
+            # Under the pending bound, a mapped segment refuses only for want of room.
+            if self._map is not None and self.appender.append(line):
+                return True
+            if self._map is not None or self._plain_size >= self.segment_bytes:
                 self._seal_segment()
                 self._segment_no += 1
                 self._open_segment(max(self.segment_bytes, size))
-                mapping = self._map
-            pos = self._segment_size
-            if mapping is not None:
-                mapping[pos : pos + size] = line
-            else:
-                os.write(self._fd, line)
-            self._segment_size = pos + size
-            self.written_bytes += size
+                if self._map is not None:
+                    return self.appender.append(line)
+            os.write(self._fd, line)
+            self._plain_size += size
             return True
 
     def _dropped(self) -> None:
@@ -226,6 +302,7 @@ class SpoolWriter:
         """In a forked child: stop using the parent's spool without touching it (its
         mapping and lock stay the parent's)."""
         self._closed = True
+        self.appender.detach()
         for fd in (self._fd, self._lock_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -3,9 +3,11 @@ fail in scripted ways, like a provider would."""
 
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import Future
 from typing import Any
 
-from qiskit.providers import BackendV2, Options
+from qiskit.providers import BackendV2, JobStatus, JobV1, Options
 from qiskit_aer import AerSimulator
 
 
@@ -54,4 +56,56 @@ class ScriptedBackend(BackendV2):
                     exp.data.counts = {"0x0": exp.shots - 1}
             job._future = None
             job.result = lambda *a, **k: result  # noqa: ARG005
+        return job
+
+
+class HeldJob(JobV1):
+    """A job backed by a ``concurrent.futures.Future`` (as Aer's ``AerJob`` is),
+    whose completion the test chooses: ``release()`` completes it with the real
+    simulation result, ``fail(exc)`` with an exception. ``hidden``: the future is
+    not where Aer keeps it (``_future``), like a provider's job without one."""
+
+    def __init__(self, backend: HeldBackend, result: Any, hidden: bool = False) -> None:
+        super().__init__(backend, str(uuid.uuid4()))
+        self._pending: Future = Future()
+        if not hidden:
+            self._future = self._pending
+        self._result = result
+
+    def submit(self) -> None:  # submitted by HeldBackend.run
+        pass
+
+    def release(self) -> None:
+        self._pending.set_result(self._result)
+
+    def fail(self, exc: BaseException) -> None:
+        self._pending.set_exception(exc)
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._pending.result(timeout=timeout)
+
+    def status(self) -> JobStatus:
+        return JobStatus.DONE if self._pending.done() else JobStatus.RUNNING
+
+    def cancel(self) -> bool:
+        return self._pending.cancel()
+
+
+class HeldBackend(ScriptedBackend):
+    """Runs real Aer simulations but holds each job until the test releases it.
+    ``edit(result)`` may rewrite a result before it is held (corrupt counts, ...).
+    ``hidden``: its jobs hide their future (see ``HeldJob``)."""
+
+    def __init__(self, edit: Any = None, hidden: bool = False) -> None:
+        super().__init__()
+        self.edit = edit
+        self.hidden = hidden
+        self.jobs: list[HeldJob] = []
+
+    def run(self, run_input: Any, **options: Any) -> HeldJob:
+        result = super().run(run_input, **options).result()
+        if self.edit is not None:
+            self.edit(result)
+        job = HeldJob(self, result, self.hidden)
+        self.jobs.append(job)
         return job

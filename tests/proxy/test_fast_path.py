@@ -12,12 +12,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit import QuantumCircuit
-from qiskit_aer import AerSimulator
+from qiskit.providers import JobStatus
 
 from collector import VirtualClock
 from collector.ids import new_job_id
-from collector.proxy import ExecutionProxy, hex_counts, lifecycle_times
-from collector.spool_format import DERIVE_TIMES, decode_line, derive_times, format_done
+from collector.proxy import ExecutionProxy, lifecycle_times
+from collector.recorder import SpoolRecorder
+from collector.spool_format import (
+    DERIVE_TIMES,
+    decode_line,
+    derive_times,
+    format_done,
+    hex_counts,
+)
+
+from .backends import HeldBackend
 
 T0 = datetime(2026, 11, 16, 9, tzinfo=UTC)
 
@@ -152,31 +161,48 @@ def test_hex_counts_leaves_anything_else_to_the_general_path(result):
     assert hex_counts(result, 10) is None
 
 
-def test_fast_and_general_paths_record_the_same_job(store, recorder):
-    """One job through the cheap path, one through the general path (a status()
-    poll that saw RUNNING forces it): same fields, counts and derived times."""
+def test_fast_and_general_paths_record_the_same_job(store, recorder, tmp_path):
+    """The same job recorded four ways: by the C shortcut and by its Python twin
+    from the completion callback, and, for a job without a future, by result()'s
+    compact record and by the general path (a status() poll that saw RUNNING forces
+    it). Same fields, counts and derived times."""
     clock = VirtualClock(T0)
-    proxy = ExecutionProxy(AerSimulator(), store=store, recorder=recorder, clock=clock)
-    fast = proxy.run(measured(3), shots=64)
-    clock.advance(5)
-    fast.result()
-    general = proxy.run(measured(3), shots=64)
-    # As if a status() poll had seen RUNNING 2 s after submission.
-    general._observed_running_s = (T0 + timedelta(seconds=7)).timestamp()
-    clock.advance(5)
-    general.result()
-    assert recorder.flush()
+    python_recorder = SpoolRecorder(store, tmp_path / "python-spool", native=False)
+    watched, unwatched = HeldBackend(), HeldBackend(hidden=True)
+    jobs = [
+        ExecutionProxy(backend, store=store, recorder=rec, clock=clock).run(measured(3), shots=64)
+        for backend, rec in [
+            (watched, recorder),
+            (watched, python_recorder),
+            (unwatched, recorder),
+            (unwatched, recorder),
+        ]
+    ]
+    clock.advance(2)
+    assert jobs[3].status() == JobStatus.RUNNING  # seen running 2 s after submission
+    clock.advance(3)
+    for held in watched.jobs + unwatched.jobs:
+        held.release()  # finished 5 s after submission
+    jobs[2].result(), jobs[3].result()  # collected as they finish: recorded now
+    clock.advance(10)  # collected later: recorded when they finished, by the callback
+    jobs[0].result(), jobs[1].result()
+    assert [job._watched for job in jobs] == [True, True, False, False]
+    assert recorder.flush() and python_recorder.flush()
+    python_recorder.close()
     by_id = {j.id: j for j in store.jobs()}
-    a, b = by_id[fast.qsre_job_id], by_id[general.qsre_job_id]
-    assert a.status == b.status == "done" and a.attempts == b.attempts == 1
-    assert a.e2e_seconds == pytest.approx(5.0) and b.e2e_seconds == pytest.approx(5.0)
-    # Aer's time_taken is real time: the fast path starts the job run_seconds before
-    # it finished; the general one at the observed RUNNING time (clamped to submit).
-    assert a.started_at == a.finished_at - timedelta(seconds=a.run_seconds)
-    assert a.queue_seconds == pytest.approx(5.0 - a.run_seconds)
-    assert b.queue_seconds == pytest.approx(2.0) and b.started_at == T0 + timedelta(seconds=7)
-    assert store.counts(a.id) == store.counts(b.id) == [{"001": 64}]
-    assert a.provider_job_id == fast.job_id() and a.idempotency_key == a.id
+    rows = [by_id[job.qsre_job_id] for job in jobs]
+    for row in rows:
+        assert row.status == "done" and row.attempts == 1 and row.e2e_seconds == pytest.approx(5.0)
+        assert store.counts(row.id) == [{"001": 64}]
+        assert row.idempotency_key == row.id
+    # Aer's time_taken is real time: the compact records start the job run_seconds
+    # before it finished; the general one at the observed RUNNING time.
+    for row in rows[:3]:
+        assert row.started_at == row.finished_at - timedelta(seconds=row.run_seconds)
+        assert row.queue_seconds == pytest.approx(5.0 - row.run_seconds)
+    assert rows[3].queue_seconds == pytest.approx(2.0)
+    assert rows[3].started_at == T0 + timedelta(seconds=2)
+    assert [row.provider_job_id for row in rows] == [job.job_id() for job in jobs]
 
 
 def test_job_ids_unique_across_threads_and_forks():
