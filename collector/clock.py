@@ -74,6 +74,8 @@ class VirtualClock:
 def epoch_seconds(clock: Clock) -> Callable[[], float]:
     """The clock as a function returning epoch seconds: the proxy's hot path keeps
     times as floats (a datetime costs more to make and to serialise)."""
+    if type(clock) is SystemClock:
+        return time.time  # a C function: no Python frame on the hot path
     fast = getattr(clock, "epoch_s", None)
     if callable(fast):
         return fast

@@ -12,7 +12,9 @@ Telemetry failures are logged and counted; the user's call proceeds.
 
 from __future__ import annotations
 
+import enum
 import logging
+import math
 import threading
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -38,7 +40,21 @@ from collector.store import Store
 log = logging.getLogger(__name__)
 
 CALIBRATION_REFRESH_S = 60.0
+_NOTHING = object()
 DEFAULT_SHOTS = 1024
+
+
+class JobKind(enum.Enum):
+    """How the proxy records the end of a type of the wrapped backend's jobs."""
+
+    # Completes a concurrent.futures.Future whose result is the job's result (Aer's
+    # AerJob): recorded by the future's completion callback, as it completes.
+    WATCHED = "watched"
+    # Reports provider timestamps (qiskit-ibm-runtime's job.metrics()): recorded
+    # by result(), with those times.
+    PROVIDER_TIMES = "provider_times"
+    # Anything else: recorded by result().
+    PLAIN = "plain"
 
 
 class BackendJobFailed(Exception):
@@ -250,13 +266,19 @@ class ExecutionProxy(BackendV2):
         )
         self._now_s = self._rec.now_s
         self._cal_lock = threading.Lock()
-        self._cal_checked_s: float | None = None
+        # The calibration time as looked up at _cal_checked_s, reused until _cal_due_s.
+        self._cal_checked_s = math.inf
+        self._cal_due_s = -math.inf
         self._cal_s: float | None = None
         self._backend_recorded = False
-        # Jobs of this type report provider timestamps (qiskit-ibm-runtime):
-        # their times take the general path.
-        self._metrics_jobs: dict[type, bool] = {}
-        self._measured: tuple[QuantumCircuit, Any, int] | None = None
+        # How each type of the wrapped backend's jobs is recorded, learned from its
+        # first job (see JobKind).
+        self._job_kinds: dict[type, JobKind] = {}
+        # The last circuit seen measuring, and what would show a change since
+        # (remove_final_measurements() shortens it; assigning .data replaces it).
+        self._measured_circuit: Any = _NOTHING
+        self._measured_data: Any = None
+        self._measured_len = -1
         self._circuit_info = self._recorder.circuit_info
 
     # ------------------------------------------------------------ BackendV2 surface
@@ -300,9 +322,8 @@ class ExecutionProxy(BackendV2):
     # ------------------------------------------------------------ recording helpers
     def _calibration_s(self, now_s: float) -> float | None:
         """The backend's calibration time (epoch seconds), looked up at most once a
-        minute."""
-        checked = self._cal_checked_s
-        if checked is not None and 0 <= now_s - checked < CALIBRATION_REFRESH_S:
+        minute (``run`` reads the cached one itself while it is fresh)."""
+        if self._cal_checked_s <= now_s < self._cal_due_s:
             return self._cal_s
         now = datetime.fromtimestamp(now_s, UTC)
         with self._cal_lock:
@@ -313,6 +334,7 @@ class ExecutionProxy(BackendV2):
             cal_s = cal_at.timestamp() if cal_at is not None else None
             changed = cal_s != self._cal_s or not self._backend_recorded
             self._cal_s, self._cal_checked_s = cal_s, now_s
+            self._cal_due_s = now_s + CALIBRATION_REFRESH_S
             if changed:
                 self._backend_recorded = True
                 self._rec.safe(
@@ -328,12 +350,28 @@ class ExecutionProxy(BackendV2):
                 )
         return cal_s
 
-    def _uses_provider_times(self, inner_job: Any) -> bool:
-        kind = type(inner_job)
-        known = self._metrics_jobs.get(kind)
-        if known is None:
-            known = self._metrics_jobs[kind] = callable(getattr(kind, "metrics", None))
-        return known
+    def _job_kind(self, inner_job: Any, result: Any = None) -> JobKind:
+        """How jobs of this type are recorded; learned from a finished job (its
+        ``result``) the first time, as only a finished job can show whether its
+        ``result()`` is its future's result."""
+        kind = self._job_kinds.get(type(inner_job))
+        if kind is not None:
+            return kind
+        if callable(getattr(type(inner_job), "metrics", None)):
+            kind = JobKind.PROVIDER_TIMES
+        else:
+            future = getattr(inner_job, "_future", None)
+            faithful = (
+                type(future) is Future
+                and future.done()
+                and not future.cancelled()
+                and future.exception() is None
+                and future.result() is result
+            )
+            watchable = faithful and self._rec.fast_done is not None
+            kind = JobKind.WATCHED if watchable else JobKind.PLAIN
+        self._job_kinds[type(inner_job)] = kind
+        return kind
 
     def _record_finish(self, job_id: str, fields: dict[str, Any]) -> None:
         self._rec.event(job_id, fields)
@@ -348,21 +386,18 @@ class ExecutionProxy(BackendV2):
         # evict the caches it touches: each operation costs several times its
         # hot-loop time, so the common case is kept to a few checks and one C call.
         idempotency_key = options.pop("idempotency_key", None)
-        checked = self._measured
         if (
-            type(run_input) is QuantumCircuit
-            and checked is not None
-            and run_input is checked[0]
-            and getattr(run_input, "_data", None) is checked[1]
-            and len(checked[1]) == checked[2]
+            run_input is self._measured_circuit
+            and run_input._data is self._measured_data
+            and len(run_input._data) == self._measured_len
         ):
             circuits: Any = (run_input,)
         elif type(run_input) is QuantumCircuit and measures(run_input):
             circuits = (run_input,)
             data = instructions(run_input)
-            # The last circuit seen measuring, with what would show a change since
-            # (remove_final_measurements() shortens it; assigning .data replaces it).
-            self._measured = (run_input, data, len(data))
+            if data is getattr(run_input, "_data", None):
+                self._measured_circuit = run_input
+                self._measured_data, self._measured_len = data, len(data)
         else:
             circuits = normalize_circuits(run_input)
         shots = options.get("shots")
@@ -373,8 +408,7 @@ class ExecutionProxy(BackendV2):
         num_circuits = len(circuits)
         job_id = new_job_id()
         submitted_s = self._now_s()
-        cal_checked = self._cal_checked_s
-        if cal_checked is not None and 0 <= submitted_s - cal_checked < CALIBRATION_REFRESH_S:
+        if self._cal_checked_s <= submitted_s < self._cal_due_s:
             calibration_s = self._cal_s
         else:
             calibration_s = self._calibration_s(submitted_s)
@@ -406,28 +440,38 @@ class ExecutionProxy(BackendV2):
                         shots, num_circuits, idempotency_key or job_id, calibration_s
                     ),
                 )
-            self._circuit_info(job_id, circuits)
         except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
             rec.failed()
         try:
             inner_job = self._inner.run(run_input, **options)
             attempts, slept_s = 1, 0.0
         except Exception as exc:  # noqa: BLE001 - retried or recorded, then re-raised
+            self._hand_over_circuits(job_id, circuits)
             inner_job, attempts, slept_s = rec.submit_with_retry(
                 job_id, submitted_s, lambda: self._inner.run(run_input, **options), exc
             )
+        else:
+            # While a simulator's worker thread wakes up, work here costs little:
+            # what needs no durability (the circuits, for the shipper's hash and
+            # depth) is handed over now.
+            self._hand_over_circuits(job_id, circuits)
         return ProxyJob(
             self,
             inner_job,
-            qsre_job_id=job_id,
-            run_input=run_input,
-            options=options,
-            submitted_s=submitted_s,
-            shots=shots,
-            num_circuits=num_circuits,
-            attempts=attempts,
-            slept_s=slept_s,
+            job_id,
+            (run_input, options),
+            submitted_s,
+            shots,
+            num_circuits,
+            attempts,
+            slept_s,
         )
+
+    def _hand_over_circuits(self, job_id: str, circuits: Any) -> None:
+        try:
+            self._circuit_info(job_id, circuits)
+        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+            self._rec.failed()
 
     @staticmethod
     def _submit_fields(
@@ -457,43 +501,45 @@ class ProxyJob(JobV1):
     returns.
     """
 
+    # Defaults read from the class until a job changes them: every instance
+    # attribute set here costs on the user's call path.
+    _job_id: str | None = None
+    _observed_running_s: float | None = None
+    _outcome: tuple[Any, BaseException | None] | None = None
+    _finished = False  # the end is recorded (under _finish_lock)
+    _watched = False  # the completion callback is registered
+
     def __init__(
         self,
         proxy: ExecutionProxy,
         inner: Any,
-        *,
         qsre_job_id: str,
-        run_input: Any,
-        options: dict[str, Any],
+        resubmit_with: tuple[Any, dict[str, Any]],
         submitted_s: float,
         shots: int,
         num_circuits: int,
         attempts: int,
         slept_s: float,
     ) -> None:
+        # What JobV1.__init__ sets (backend, no metadata), inline; the provider's job
+        # id is read when first asked for (job_id()).
+        self._backend = proxy
+        self.metadata = {}
         self._inner = inner
         self._proxy = proxy
-        JobV1.__init__(self, backend=proxy, job_id=str(inner.job_id()))
         self.qsre_job_id = qsre_job_id
-        self._run_input = run_input
-        self._run_options = options
+        self._resubmit_with = resubmit_with
         self._submitted_s = submitted_s
         self._shots = shots
         self._num_circuits = num_circuits
         self._attempts = attempts
         self._slept_s = slept_s
-        self._observed_running_s: float | None = None
-        # (result()'s own lock, "_lock", is made on first need.)
-        self._outcome: tuple[Any, BaseException | None] | None = None
-        # Held while the job's end is recorded; _finished once it has been.
+        # Held while the job's end is recorded. (result() makes its own "_lock"
+        # on first need.)
         self._finish_lock = threading.Lock()
-        self._finished = False
-        self._watched = False
-        if proxy._rec.fast_done is not None:
-            future = getattr(inner, "_future", None)
-            if type(future) is Future and not proxy._uses_provider_times(inner):
-                self._watched = True
-                future.add_done_callback(self._record_on_completion)
+        if proxy._job_kinds.get(type(inner)) is JobKind.WATCHED:
+            self._watched = True
+            inner._future._done_callbacks.append(self._record_on_completion)
 
     @property
     def attempts(self) -> int:
@@ -501,7 +547,10 @@ class ProxyJob(JobV1):
 
     def job_id(self) -> str:
         # The provider's id, read once per submission (a retry resubmits).
-        return self._job_id
+        job_id = self._job_id
+        if job_id is None:
+            job_id = self._job_id = str(self._inner.job_id())
+        return job_id
 
     def submit(self) -> None:
         raise RuntimeError("a ProxyJob is submitted by ExecutionProxy.run; submit() is not used")
@@ -560,7 +609,7 @@ class ProxyJob(JobV1):
                 self._shots,
                 self._attempts,
                 cost,
-                self._job_id,
+                self.job_id(),
                 proxy.record_counts,
             )
             if written == 1:
@@ -633,8 +682,8 @@ class ProxyJob(JobV1):
                     self._slept_s += delay
                     self._attempts += 1
                     try:
-                        self._inner = proxy._resubmit(self._run_input, self._run_options)
-                        self._job_id = str(self._inner.job_id())
+                        self._inner = proxy._resubmit(*self._resubmit_with)
+                        self._job_id = None  # the new submission's id, when asked
                         continue
                     except Exception as resubmit_exc:  # noqa: BLE001
                         exc = resubmit_exc
@@ -650,7 +699,8 @@ class ProxyJob(JobV1):
     def _finish_result(self, result: Any) -> tuple[Any, BaseException | None]:
         proxy = self._proxy
         now_s = proxy._now_s()
-        if self._observed_running_s is None and not proxy._uses_provider_times(self._inner):
+        kind = proxy._job_kind(self._inner, result)
+        if self._observed_running_s is None and kind is not JobKind.PROVIDER_TIMES:
             fast = hex_counts(result, self._shots)
             if fast is not None:
                 self._finish_done_fast(result, now_s, *fast)
@@ -685,7 +735,7 @@ class ProxyJob(JobV1):
             run_s,
             self._attempts,
             cost,
-            self._job_id,
+            self.job_id(),
             widths,
             counts if proxy.record_counts else None,
         )
