@@ -22,6 +22,8 @@
 #include <Python.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
+#include "structmember.h"
 
 /* ------------------------------------------------------------------ job ids */
 
@@ -256,61 +258,9 @@ Appender_append(Appender *self, PyObject *arg)
     return finish(self, &o, put(&o, data, n));
 }
 
-/* submit(job_id, submitted_s, static, shots, num_circuits, idempotency_key,
- *        calibration_s) -> bool
- * The job's first event, as SpoolRecorder.submitted formats it. False: not
- * written (no room, or a key that needs escaping); format it in Python. */
-static PyObject *
-Appender_submit(Appender *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "submit() takes exactly 7 arguments");
-        return NULL;
-    }
-    Py_ssize_t id_n, key_n = 0;
-    const char *id = plain_id(args[0], &id_n);
-    PyObject *key_obj = args[5] == Py_None ? args[0] : args[5];
-    const char *key = plain_id(key_obj, &key_n);
-    if (id == NULL || key == NULL || id_n == 0 || key_n == 0)
-        Py_RETURN_FALSE;
-    double submitted_s = PyFloat_AsDouble(args[1]);
-    if (submitted_s == -1.0 && PyErr_Occurred())
-        return NULL;
-    char *static_s;
-    Py_ssize_t static_n;
-    if (PyBytes_AsStringAndSize(args[2], &static_s, &static_n) < 0)
-        return NULL;
-    long long shots = PyLong_AsLongLong(args[3]);
-    long long num_circuits = PyLong_AsLongLong(args[4]);
-    if (PyErr_Occurred())
-        return NULL;
-    double cal_s = 0.0;
-    if (args[6] != Py_None) {
-        cal_s = PyFloat_AsDouble(args[6]);
-        if (cal_s == -1.0 && PyErr_Occurred())
-            return NULL;
-    }
-    Out o;
-    if (begin(self, &o) < 0)
-        Py_RETURN_FALSE;
-    int err = PUT_LIT(&o, "{\"e\":\"s\",\"id\":\"") || put(&o, id, id_n) ||
-              PUT_LIT(&o, "\",\"status\":\"queued\",\"submitted_at\":");
-    if (!err)
-        err = put_seconds(&o, submitted_s);
-    if (!err)
-        err = PUT_LIT(&o, ",") || put(&o, static_s, static_n) || PUT_LIT(&o, ",\"shots\":") ||
-              put_ll(&o, shots) || PUT_LIT(&o, ",\"num_circuits\":") ||
-              put_ll(&o, num_circuits) || PUT_LIT(&o, ",\"idempotency_key\":\"") ||
-              put(&o, key, key_n) || PUT_LIT(&o, "\",\"calibration_at\":");
-    if (!err)
-        err = args[6] == Py_None ? PUT_LIT(&o, "null") : put_seconds(&o, cal_s);
-    if (!err)
-        err = PUT_LIT(&o, "}\n");
-    return finish(self, &o, err);
-}
-
 static PyObject *s_results, *s_header, *s_memory_slots, *s_data, *s_counts, *s_shots,
     *s_success, *s_metadata, *s_time_taken;
+static PyTypeObject AppenderType;
 
 /* run_seconds(result) -> float | None: Result.time_taken without the cost of
  * Result.__getattr__ (it raises and catches for every miss). */
@@ -513,90 +463,72 @@ write_counts(Out *o, const Experiment *e, int write)
     return 0;
 }
 
-/* done(job_id, finished_ns, result, shots, attempts, cost_usd, provider_job_id,
- *      record_counts) -> int
- * The finish record of a plain successful job (spool_format.format_done),
- * validated like spool_format.hex_counts. 1: written. 0: not plain, take the Python
- * path (it names what is wrong). -1: plain, but no room in the segment (the
- * Python path rotates it). */
-static PyObject *
-Appender_done(Appender *self, PyObject *const *args, Py_ssize_t nargs)
+/* The finish record of a plain successful job (spool_format.format_done),
+ * validated like spool_format.hex_counts. 1: written. 0: not plain (the Python
+ * path names what is wrong). -1: plain, but no room in the segment (the Python
+ * path rotates it). -2: an exception is set. */
+static int
+write_done(Appender *self, PyObject *job_id, long long finished_ns, PyObject *result,
+           long long shots, long long attempts, double cost, PyObject *provider_job_id,
+           int record_counts)
 {
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "done() takes exactly 8 arguments");
-        return NULL;
-    }
-    PyObject *result = args[2];
     Py_ssize_t id_n, pid_n;
-    const char *id = plain_id(args[0], &id_n);
-    const char *pid = plain_id(args[6], &pid_n);
+    const char *id = plain_id(job_id, &id_n);
+    const char *pid = plain_id(provider_job_id, &pid_n);
     if (id == NULL || pid == NULL || id_n == 0)
-        return PyLong_FromLong(0);
-    long long finished_ns = PyLong_AsLongLong(args[1]);
-    long long shots = PyLong_AsLongLong(args[3]);
-    long long attempts = PyLong_AsLongLong(args[4]);
-    double cost = PyFloat_AsDouble(args[5]);
-    int record_counts = PyObject_IsTrue(args[7]);
-    if (PyErr_Occurred())
-        return NULL;
-
+        return 0;
     PyObject *success = PyObject_GetAttr(result, s_success);
     if (success == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-            return NULL;
+            return -2;
         PyErr_Clear();
     }
     else {
         int failed = success == Py_False;
         Py_DECREF(success);
         if (failed)
-            return PyLong_FromLong(0);
+            return 0;
     }
     PyObject *run_s = run_seconds(NULL, result);
     if (run_s == NULL)
-        return NULL;
+        return -2;
     PyObject *results = PyObject_GetAttr(result, s_results);
     if (results == NULL) {
         Py_DECREF(run_s);
         if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-            return NULL;
+            return -2;
         PyErr_Clear();
-        return PyLong_FromLong(0);
+        return 0;
     }
     Py_ssize_t n = PyList_CheckExact(results) ? PyList_GET_SIZE(results) : 0;
     if (n == 0) {
         Py_DECREF(results);
         Py_DECREF(run_s);
-        return PyLong_FromLong(0);
+        return 0;
     }
     Experiment small[SMALL_EXPERIMENTS];
     Experiment *exps = n <= SMALL_EXPERIMENTS ? small : PyMem_Calloc((size_t)n, sizeof(Experiment));
     if (exps == NULL) {
         Py_DECREF(results);
         Py_DECREF(run_s);
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        return -2;
     }
     memset(exps, 0, sizeof(Experiment) * (size_t)n);
     int plain = gather(shots, exps, n, results);
     Py_DECREF(results);
-    if (plain <= 0) {
-        drop_experiments(exps, n, small);
-        Py_DECREF(run_s);
-        return plain < 0 ? NULL : PyLong_FromLong(0);
-    }
+    int rc = plain < 0 ? -2 : 0;
+    if (plain <= 0)
+        goto done;
     /* Phase 2: no Python code from here to the end of the write. */
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (write_counts(NULL, &exps[i], 0) != 0) {
-            drop_experiments(exps, n, small);
-            Py_DECREF(run_s);
-            return PyLong_FromLong(0);
-        }
+        if (write_counts(NULL, &exps[i], 0) != 0)
+            goto done; /* rc 0: not plain */
     }
     Out o;
     if (begin(self, &o) < 0) {
-        drop_experiments(exps, n, small);
-        Py_DECREF(run_s);
-        return PyLong_FromLong(-1);
+        rc = -1;
+        goto done;
     }
     char *start = o.p;
     int err = PUT_LIT(&o, "F\t") || put(&o, id, id_n) || PUT_LIT(&o, "\t") ||
@@ -618,23 +550,365 @@ Appender_done(Appender *self, PyObject *const *args, Py_ssize_t nargs)
         for (Py_ssize_t i = 0; !err && i < n; i++) {
             err = i > 0 && PUT_LIT(&o, ", ");
             if (!err)
-                err = write_counts(&o, &exps[i], 1) ? -1 : 0;
+                err = write_counts(&o, &exps[i], 1) != 0;
         }
         if (!err)
             err = PUT_LIT(&o, "]");
     }
     if (!err)
         err = PUT_LIT(&o, "\n");
-    drop_experiments(exps, n, small);
-    Py_DECREF(run_s);
     if (err) {
         memset(start, 0, (size_t)(o.p - start));
-        if (err == -2)
+        rc = PyErr_Occurred() ? -2 : -1;
+    }
+    else {
+        self->pos += o.p - start;
+        rc = 1;
+    }
+done:
+    drop_experiments(exps, n, small);
+    Py_DECREF(run_s);
+    return rc;
+}
+
+/* done(job_id, finished_ns, result, shots, attempts, cost_usd, provider_job_id,
+ *      record_counts) -> int: write_done's 1 written, 0 not plain, -1 no room. */
+static PyObject *
+Appender_done(Appender *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "done() takes exactly 8 arguments");
+        return NULL;
+    }
+    long long finished_ns = PyLong_AsLongLong(args[1]);
+    long long shots = PyLong_AsLongLong(args[3]);
+    long long attempts = PyLong_AsLongLong(args[4]);
+    double cost = PyFloat_AsDouble(args[5]);
+    int record_counts = PyObject_IsTrue(args[7]);
+    if (PyErr_Occurred())
+        return NULL;
+    int rc = write_done(self, args[0], finished_ns, args[2], shots, attempts, cost, args[6],
+                        record_counts);
+    return rc == -2 ? NULL : PyLong_FromLong(rc);
+}
+
+/* ------------------------------------------------------------------ clocks */
+
+static PyObject *time_time; /* time.time: read the system clock directly instead */
+
+/* Epoch seconds from `clock` (a callable returning them), or from the system
+ * clock when `clock` is time.time. -1.0 with an exception set on error. */
+static double
+clock_seconds(PyObject *clock)
+{
+    if (clock == time_time) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    }
+    PyObject *value = PyObject_CallNoArgs(clock);
+    if (value == NULL)
+        return -1.0;
+    double seconds = PyFloat_AsDouble(value);
+    Py_DECREF(value);
+    return seconds;
+}
+
+/* ------------------------------------------------------------------ Finisher */
+
+enum { PENDING, RECORDING, RECORDED, DECLINED, CLAIMED };
+
+typedef struct {
+    PyObject_HEAD
+    Appender *appender;
+    PyObject *job_id;
+    double submitted_s;
+    long long shots;
+    long long attempts;
+    int record_counts;
+    int state;
+    PyObject *clock;
+    PyObject *sink; /* called once as sink(job_id, info) by hand_over() */
+    PyObject *info;
+} Finisher;
+
+static PyTypeObject FinisherType;
+
+static int
+Finisher_traverse(Finisher *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->appender);
+    Py_VISIT(self->clock);
+    Py_VISIT(self->sink);
+    Py_VISIT(self->info);
+    return 0;
+}
+
+static int
+Finisher_clear(Finisher *self)
+{
+    Py_CLEAR(self->appender);
+    Py_CLEAR(self->job_id);
+    Py_CLEAR(self->clock);
+    Py_CLEAR(self->sink);
+    Py_CLEAR(self->info);
+    return 0;
+}
+
+static void
+Finisher_dealloc(Finisher *self)
+{
+    PyObject_GC_UnTrack(self);
+    Finisher_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Finisher *
+new_finisher(Appender *appender, PyObject *job_id, double submitted_s, long long shots,
+             int record_counts, PyObject *clock, PyObject *sink, PyObject *info)
+{
+    Finisher *f = PyObject_GC_New(Finisher, &FinisherType);
+    if (f == NULL)
+        return NULL;
+    f->appender = (Appender *)Py_NewRef(appender);
+    f->job_id = Py_NewRef(job_id);
+    f->submitted_s = submitted_s;
+    f->shots = shots;
+    f->attempts = 1;
+    f->record_counts = record_counts;
+    f->state = PENDING;
+    f->clock = Py_NewRef(clock);
+    f->sink = sink == Py_None ? NULL : Py_NewRef(sink);
+    f->info = sink == Py_None ? NULL : Py_NewRef(info);
+    PyObject_GC_Track(f);
+    return f;
+}
+
+static PyObject *
+Finisher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"appender", "job_id", "submitted_s", "shots", "record_counts",
+                             "clock", "sink", "info", NULL};
+    PyObject *appender, *job_id, *clock, *sink = Py_None, *info = Py_None;
+    double submitted_s;
+    long long shots;
+    int record_counts;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!UdLpO|OO:Finisher", kwlist, &AppenderType, &appender,
+                                     &job_id, &submitted_s, &shots, &record_counts, &clock,
+                                     &sink, &info))
+        return NULL;
+    return (PyObject *)new_finisher((Appender *)appender, job_id, submitted_s, shots,
+                                    record_counts, clock, sink, info);
+}
+
+/* Hand the job's circuits to the sink, once. */
+static int
+hand_over(Finisher *self)
+{
+    PyObject *sink = self->sink, *info = self->info;
+    if (sink == NULL)
+        return 0;
+    self->sink = self->info = NULL;
+    PyObject *r = PyObject_CallFunctionObjArgs(sink, self->job_id, info, NULL);
+    Py_DECREF(sink);
+    Py_DECREF(info);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *
+Finisher_hand_over(Finisher *self, PyObject *unused)
+{
+    if (hand_over(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *s_exception, *s_result, *s_job_id;
+
+/* The completion callback: future is the job's concurrent.futures.Future, done.
+ * Records the end of a plain successful job; anything else is declined and left
+ * to ProxyJob.result(). Never raises (the worker thread would only log it). */
+static PyObject *
+Finisher_call(Finisher *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *future;
+    if (!PyArg_ParseTuple(args, "O", &future))
+        return NULL;
+    if (self->state != PENDING)
+        Py_RETURN_NONE;
+    self->state = RECORDING;
+    int state = DECLINED;
+    PyObject *error = NULL, *result = NULL, *provider_job_id = NULL;
+    if (hand_over(self) < 0)
+        goto out;
+    /* The learning step (ExecutionProxy._job_kind) checked that the job's result()
+     * is this future's _result and its id the result's job_id. */
+    error = PyObject_GetAttr(future, s_exception);
+    if (error == NULL || error != Py_None)
+        goto out;
+    result = PyObject_GetAttr(future, s_result);
+    if (result == NULL)
+        goto out;
+    provider_job_id = PyObject_GetAttr(result, s_job_id);
+    if (provider_job_id == NULL)
+        goto out;
+    double now_s = clock_seconds(self->clock);
+    if (now_s == -1.0 && PyErr_Occurred())
+        goto out;
+    int rc = write_done(self->appender, self->job_id, (long long)(now_s * 1e9), result,
+                        self->shots, self->attempts, 0.0, provider_job_id, self->record_counts);
+    if (rc == 1)
+        state = RECORDED;
+out:
+    Py_XDECREF(error);
+    Py_XDECREF(result);
+    Py_XDECREF(provider_job_id);
+    PyErr_Clear(); /* declined: result() takes the general path, which reports problems */
+    self->state = state;
+    Py_RETURN_NONE;
+}
+
+/* claim() -> True: the caller records the end (nobody has); False: recorded or
+ * claimed already; None: the callback is recording it right now (ask again). */
+static PyObject *
+Finisher_claim(Finisher *self, PyObject *unused)
+{
+    switch (self->state) {
+    case PENDING:
+    case DECLINED:
+        self->state = CLAIMED;
+        Py_RETURN_TRUE;
+    case RECORDING:
+        Py_RETURN_NONE;
+    default:
+        Py_RETURN_FALSE;
+    }
+}
+
+static PyObject *
+Finisher_get_recorded(Finisher *self, void *closure)
+{
+    return PyBool_FromLong(self->state == RECORDED);
+}
+
+static PyMemberDef Finisher_members[] = {
+    {"job_id", T_OBJECT_EX, offsetof(Finisher, job_id), READONLY, "the qsre job id"},
+    {"submitted_s", T_DOUBLE, offsetof(Finisher, submitted_s), READONLY,
+     "submission time, epoch seconds"},
+    {"attempts", T_LONGLONG, offsetof(Finisher, attempts), 0,
+     "attempts so far (the callback records it)"},
+    {NULL},
+};
+
+static PyGetSetDef Finisher_getset[] = {
+    {"recorded", (getter)Finisher_get_recorded, NULL, "the callback recorded the end", NULL},
+    {NULL},
+};
+
+static PyMethodDef Finisher_methods[] = {
+    {"claim", (PyCFunction)Finisher_claim, METH_NOARGS,
+     "claim() -> True (record it yourself), False (done already), None (in progress)"},
+    {"hand_over", (PyCFunction)Finisher_hand_over, METH_NOARGS,
+     "hand_over(): call sink(job_id, info) if not done yet"},
+    {NULL},
+};
+
+static PyTypeObject FinisherType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "collector._fastspool.Finisher",
+    .tp_basicsize = sizeof(Finisher),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "One job's ticket: its id and submission time, and the completion "
+              "callback that records its end.",
+    .tp_new = Finisher_new,
+    .tp_dealloc = (destructor)Finisher_dealloc,
+    .tp_traverse = (traverseproc)Finisher_traverse,
+    .tp_clear = (inquiry)Finisher_clear,
+    .tp_call = (ternaryfunc)Finisher_call,
+    .tp_members = Finisher_members,
+    .tp_getset = Finisher_getset,
+    .tp_methods = Finisher_methods,
+};
+
+/* begin(static, shots, num_circuits, idempotency_key, calibration_s,
+ *       calibration_from_s, calibration_until_s, clock, record_counts, sink, info)
+ *   -> Finisher | None
+ * A new job: an id, the time from clock, its submitted event. None (nothing
+ * written) when the cached calibration time is not valid now, a key needs
+ * escaping or the segment has no room: the caller takes the Python path. */
+static PyObject *
+Appender_begin(Appender *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "begin() takes exactly 11 arguments");
+        return NULL;
+    }
+    char *static_s;
+    Py_ssize_t static_n, key_n = 0;
+    if (PyBytes_AsStringAndSize(args[0], &static_s, &static_n) < 0)
+        return NULL;
+    long long shots = PyLong_AsLongLong(args[1]);
+    long long num_circuits = PyLong_AsLongLong(args[2]);
+    double cal_from = PyFloat_AsDouble(args[5]);
+    double cal_until = PyFloat_AsDouble(args[6]);
+    int record_counts = PyObject_IsTrue(args[8]);
+    if (PyErr_Occurred())
+        return NULL;
+    double cal_s = 0.0;
+    if (args[4] != Py_None) {
+        cal_s = PyFloat_AsDouble(args[4]);
+        if (cal_s == -1.0 && PyErr_Occurred())
             return NULL;
-        return PyLong_FromLong(-1);
+    }
+    const char *key = NULL;
+    if (args[3] != Py_None) {
+        key = plain_id(args[3], &key_n);
+        if (key == NULL || key_n == 0)
+            Py_RETURN_NONE;
+    }
+    double now_s = clock_seconds(args[7]);
+    if (now_s == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (!(cal_from <= now_s && now_s < cal_until))
+        Py_RETURN_NONE;
+    Out o;
+    if (begin(self, &o) < 0)
+        Py_RETURN_NONE;
+    PyObject *job_id = new_job_id(NULL, NULL);
+    if (job_id == NULL)
+        return NULL;
+    const char *id = (const char *)PyUnicode_DATA(job_id);
+    Py_ssize_t id_n = PyUnicode_GET_LENGTH(job_id);
+    if (key == NULL) {
+        key = id;
+        key_n = id_n;
+    }
+    char *start = o.p;
+    int err = PUT_LIT(&o, "{\"e\":\"s\",\"id\":\"") || put(&o, id, id_n) ||
+              PUT_LIT(&o, "\",\"status\":\"queued\",\"submitted_at\":") ||
+              put_seconds(&o, now_s) || PUT_LIT(&o, ",") || put(&o, static_s, static_n) ||
+              PUT_LIT(&o, ",\"shots\":") || put_ll(&o, shots) ||
+              PUT_LIT(&o, ",\"num_circuits\":") || put_ll(&o, num_circuits) ||
+              PUT_LIT(&o, ",\"idempotency_key\":\"") || put(&o, key, key_n) ||
+              PUT_LIT(&o, "\",\"calibration_at\":");
+    if (!err)
+        err = args[4] == Py_None ? PUT_LIT(&o, "null") : put_seconds(&o, cal_s);
+    if (!err)
+        err = PUT_LIT(&o, "}\n");
+    if (err) {
+        memset(start, 0, (size_t)(o.p - start));
+        Py_DECREF(job_id);
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
     }
     self->pos += o.p - start;
-    return PyLong_FromLong(1);
+    Finisher *f = new_finisher(self, job_id, now_s, shots, record_counts, args[7], args[9],
+                               args[10]);
+    Py_DECREF(job_id);
+    return (PyObject *)f;
 }
 
 static PyObject *
@@ -683,9 +957,10 @@ static PyMethodDef Appender_methods[] = {
     {"detach", (PyCFunction)Appender_detach, METH_NOARGS,
      "detach() -> int: release the buffer; returns the data end"},
     {"append", (PyCFunction)Appender_append, METH_O, "append(line) -> bool"},
-    {"submit", (PyCFunction)(void (*)(void))Appender_submit, METH_FASTCALL,
-     "submit(job_id, submitted_s, static, shots, num_circuits, idempotency_key, "
-     "calibration_s) -> bool"},
+    {"begin", (PyCFunction)(void (*)(void))Appender_begin, METH_FASTCALL,
+     "begin(static, shots, num_circuits, idempotency_key, calibration_s, "
+     "calibration_from_s, calibration_until_s, clock, record_counts, sink, info) "
+     "-> Finisher | None"},
     {"done", (PyCFunction)(void (*)(void))Appender_done, METH_FASTCALL,
      "done(job_id, finished_ns, result, shots, attempts, cost_usd, provider_job_id, "
      "record_counts) -> 1 written, 0 not plain, -1 no room"},
@@ -736,14 +1011,23 @@ PyInit__fastspool(void)
     INTERN(s_success, "success");
     INTERN(s_metadata, "_metadata");
     INTERN(s_time_taken, "time_taken");
-    if (PyType_Ready(&AppenderType) < 0)
+    INTERN(s_exception, "_exception");
+    INTERN(s_result, "_result");
+    INTERN(s_job_id, "job_id");
+    PyObject *time_module = PyImport_ImportModule("time");
+    if (time_module == NULL)
+        return NULL;
+    time_time = PyObject_GetAttrString(time_module, "time");
+    Py_DECREF(time_module);
+    if (time_time == NULL)
+        return NULL;
+    if (PyType_Ready(&AppenderType) < 0 || PyType_Ready(&FinisherType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
         return NULL;
-    Py_INCREF(&AppenderType);
-    if (PyModule_AddObject(module, "Appender", (PyObject *)&AppenderType) < 0) {
-        Py_DECREF(&AppenderType);
+    if (PyModule_AddObjectRef(module, "Appender", (PyObject *)&AppenderType) < 0 ||
+        PyModule_AddObjectRef(module, "Finisher", (PyObject *)&FinisherType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

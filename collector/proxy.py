@@ -16,6 +16,7 @@ import enum
 import logging
 import math
 import threading
+import time
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from collector.classify import classify_exception
 from collector.clock import Clock, SystemClock
 from collector.cost import Pricing
 from collector.errors import InvalidInput, ResultCorrupt
+from collector.finisher import PyFinisher
 from collector.health import recorder_errors
 from collector.ids import new_job_id
 from collector.quotas import Quotas
@@ -360,16 +362,7 @@ class ExecutionProxy(BackendV2):
         if callable(getattr(type(inner_job), "metrics", None)):
             kind = JobKind.PROVIDER_TIMES
         else:
-            future = getattr(inner_job, "_future", None)
-            faithful = (
-                type(future) is Future
-                and future.done()
-                and not future.cancelled()
-                and future.exception() is None
-                and future.result() is result
-            )
-            watchable = faithful and self._rec.fast_done is not None
-            kind = JobKind.WATCHED if watchable else JobKind.PLAIN
+            kind = JobKind.WATCHED if self._watchable(inner_job, result) else JobKind.PLAIN
         self._job_kinds[type(inner_job)] = kind
         return kind
 
@@ -406,72 +399,87 @@ class ExecutionProxy(BackendV2):
         if type(shots) is not int or shots <= 0:
             shots = validate_shots(shots)
         num_circuits = len(circuits)
+        rec = self._rec
+        ticket = None
+        if rec.fast_begin is not None and rec.guard is None:
+            try:  # the id, the time and the submitted event in one C call
+                ticket = rec.fast_begin(
+                    rec.static_bytes,
+                    shots,
+                    num_circuits,
+                    idempotency_key,
+                    self._cal_s,
+                    self._cal_checked_s,
+                    self._cal_due_s,
+                    self._now_s,
+                    self.record_counts,
+                    self._circuit_info,
+                    circuits,
+                )
+            except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+                rec.failed()
+        if ticket is None:
+            ticket = self._begin(circuits, shots, num_circuits, idempotency_key)
+        try:
+            inner_job = self._inner.run(run_input, **options)
+            attempts, slept_s = 1, 0.0
+        except Exception as exc:  # noqa: BLE001 - retried or recorded, then re-raised
+            _hand_over(ticket)
+            inner_job, attempts, slept_s = rec.submit_with_retry(
+                ticket.job_id,
+                ticket.submitted_s,
+                lambda: self._inner.run(run_input, **options),
+                exc,
+            )
+            ticket.attempts = attempts
+        return ProxyJob(
+            self, inner_job, ticket, (run_input, options), shots, num_circuits, attempts, slept_s
+        )
+
+    def _begin(
+        self, circuits: Any, shots: int, num_circuits: int, idempotency_key: str | None
+    ) -> Any:
+        """A new job the ordinary way: id, time, calibration, quota guard (which may
+        raise ``QuotaExceeded``), the submitted event; returns its ticket."""
         job_id = new_job_id()
         submitted_s = self._now_s()
-        if self._cal_checked_s <= submitted_s < self._cal_due_s:
-            calibration_s = self._cal_s
-        else:
-            calibration_s = self._calibration_s(submitted_s)
+        calibration_s = self._calibration_s(submitted_s)
+        fields = self._submit_fields(shots, num_circuits, idempotency_key or job_id, calibration_s)
         rec = self._rec
         if rec.guard is not None:
             rec.admit(
                 job_id,
                 submitted_s,
-                self._submit_fields(shots, num_circuits, idempotency_key or job_id, calibration_s),
+                fields,
                 total_shots=shots * num_circuits,
                 shots=shots,
                 num_circuits=num_circuits,
             )
-        try:
-            fast_submit = rec.fast_submit
-            if fast_submit is None or not fast_submit(
-                job_id,
-                submitted_s,
-                rec.static_bytes,
-                shots,
-                num_circuits,
-                idempotency_key,
-                calibration_s,
-            ):
-                rec.submitted(
+        rec.submitted(job_id, submitted_s, fields)
+        make = getattr(self._recorder, "finisher", None)
+        if make is not None:
+            try:
+                return make(
                     job_id,
                     submitted_s,
-                    self._submit_fields(
-                        shots, num_circuits, idempotency_key or job_id, calibration_s
-                    ),
+                    shots,
+                    self.record_counts,
+                    self._now_s,
+                    self._circuit_info,
+                    circuits,
                 )
-        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
-            rec.failed()
-        try:
-            inner_job = self._inner.run(run_input, **options)
-            attempts, slept_s = 1, 0.0
-        except Exception as exc:  # noqa: BLE001 - retried or recorded, then re-raised
-            self._hand_over_circuits(job_id, circuits)
-            inner_job, attempts, slept_s = rec.submit_with_retry(
-                job_id, submitted_s, lambda: self._inner.run(run_input, **options), exc
-            )
-        else:
-            # While a simulator's worker thread wakes up, work here costs little:
-            # what needs no durability (the circuits, for the shipper's hash and
-            # depth) is handed over now.
-            self._hand_over_circuits(job_id, circuits)
-        return ProxyJob(
-            self,
-            inner_job,
+            except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+                rec.failed()
+        return PyFinisher(
+            None,
             job_id,
-            (run_input, options),
             submitted_s,
             shots,
-            num_circuits,
-            attempts,
-            slept_s,
+            self.record_counts,
+            self._now_s,
+            self._circuit_info,
+            circuits,
         )
-
-    def _hand_over_circuits(self, job_id: str, circuits: Any) -> None:
-        try:
-            self._circuit_info(job_id, circuits)
-        except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
-            self._rec.failed()
 
     @staticmethod
     def _submit_fields(
@@ -485,8 +493,38 @@ class ExecutionProxy(BackendV2):
             "calibration_at": calibration_s,
         }
 
+    def _watchable(self, inner_job: Any, result: Any) -> bool:
+        """Whether jobs like this finished one can be recorded by their ticket as the
+        completion callback of their ``concurrent.futures.Future``: what the ticket
+        reads there (``_exception``, ``_result``, the result's ``job_id``, the
+        ``_done_callbacks`` list) must be what ``result()`` and ``job_id()`` give.
+        Costs (pricing) are worked out by ``result()``."""
+        future = getattr(inner_job, "_future", None)
+        try:
+            return (
+                type(future) is Future
+                and type(future._done_callbacks) is list
+                and future.done()
+                and future._exception is None
+                and future._result is result
+                and getattr(result, "job_id", None) == inner_job.job_id()
+                and self.pricing is None
+                and getattr(self._recorder, "finisher", None) is not None
+            )
+        except Exception:  # noqa: BLE001 - not the shape we know: the ordinary path
+            return False
+
     def _resubmit(self, run_input: Any, options: dict[str, Any]) -> Any:
         return self._inner.run(run_input, **options)
+
+
+def _hand_over(ticket: Any) -> None:
+    """Give the job's circuits to the recorder (hash, width and depth are worked
+    out off the user's call path)."""
+    try:
+        ticket.hand_over()
+    except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+        JobRecording.failed()
 
 
 class ProxyJob(JobV1):
@@ -506,16 +544,14 @@ class ProxyJob(JobV1):
     _job_id: str | None = None
     _observed_running_s: float | None = None
     _outcome: tuple[Any, BaseException | None] | None = None
-    _finished = False  # the end is recorded (under _finish_lock)
-    _watched = False  # the completion callback is registered
+    _watched = False  # its ticket is the future's completion callback
 
     def __init__(
         self,
         proxy: ExecutionProxy,
         inner: Any,
-        qsre_job_id: str,
+        ticket: Any,
         resubmit_with: tuple[Any, dict[str, Any]],
-        submitted_s: float,
         shots: int,
         num_circuits: int,
         attempts: int,
@@ -527,19 +563,38 @@ class ProxyJob(JobV1):
         self.metadata = {}
         self._inner = inner
         self._proxy = proxy
-        self.qsre_job_id = qsre_job_id
+        self._ticket = ticket  # the qsre job id, submission time, who recorded the end
         self._resubmit_with = resubmit_with
-        self._submitted_s = submitted_s
         self._shots = shots
         self._num_circuits = num_circuits
         self._attempts = attempts
         self._slept_s = slept_s
-        # Held while the job's end is recorded. (result() makes its own "_lock"
-        # on first need.)
-        self._finish_lock = threading.Lock()
         if proxy._job_kinds.get(type(inner)) is JobKind.WATCHED:
             self._watched = True
-            inner._future._done_callbacks.append(self._record_on_completion)
+            # Appended without the future's condition lock (add_done_callback takes
+            # it, and the worker may hold it): a callback appended after the future
+            # ran its callbacks is never called, and result() records the end.
+            inner._future._done_callbacks.append(ticket)
+        else:
+            _hand_over(ticket)
+
+    @property
+    def qsre_job_id(self) -> str:
+        return self._ticket.job_id
+
+    @property
+    def _submitted_s(self) -> float:
+        return self._ticket.submitted_s
+
+    def _claim(self) -> bool:
+        """Whether this thread records the job's end (nobody has yet)."""
+        while True:
+            claimed = self._ticket.claim()
+            if claimed is not None:
+                if claimed:
+                    _hand_over(self._ticket)  # if the callback never ran
+                return claimed
+            time.sleep(0.0005)  # the callback is recording it right now
 
     @property
     def attempts(self) -> int:
@@ -567,58 +622,19 @@ class ProxyJob(JobV1):
 
     def cancel(self) -> bool:
         cancelled = bool(self._inner.cancel())
-        if cancelled:
-            with self._finish_lock:
-                if self._finished:
-                    return cancelled
-                now_s = self._proxy._now_s()
-                self._proxy._record_finish(
-                    self.qsre_job_id,
-                    {
-                        "status": "cancelled",
-                        "attempts": self._attempts,
-                        "finished_at": now_s,
-                        "e2e_seconds": max(0.0, now_s - self._submitted_s),
-                        "provider_job_id": self.job_id(),
-                    },
-                )
-                self._finished = True
-        return cancelled
-
-    def _record_on_completion(self, future: Future) -> None:
-        """The completion callback (worker thread): the end of a plain successful
-        first attempt, written by the recorder's C shortcut. Anything else is left
-        to ``result()``. Never raises: the worker would only log it."""
-        if not self._finish_lock.acquire(blocking=False):
-            return  # result() is recording the end itself
-        try:
-            if self._finished or future.cancelled() or future.exception() is not None:
-                return
-            result = future.result()
-            proxy = self._proxy
-            rec = proxy._rec
-            cost = (
-                0.0
-                if proxy.pricing is None
-                else rec.price(self._shots, self._num_circuits, run_seconds(result))
-            )
-            written = rec.fast_done(
+        if cancelled and self._claim():
+            now_s = self._proxy._now_s()
+            self._proxy._record_finish(
                 self.qsre_job_id,
-                int(proxy._now_s() * 1e9),
-                result,
-                self._shots,
-                self._attempts,
-                cost,
-                self.job_id(),
-                proxy.record_counts,
+                {
+                    "status": "cancelled",
+                    "attempts": self._attempts,
+                    "finished_at": now_s,
+                    "e2e_seconds": max(0.0, now_s - self._submitted_s),
+                    "provider_job_id": self.job_id(),
+                },
             )
-            if written == 1:
-                self._finished = True
-                rec.charge(cost)
-        except Exception:  # noqa: BLE001 - telemetry never breaks the user's job
-            JobRecording.failed()
-        finally:
-            self._finish_lock.release()
+        return cancelled
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -638,7 +654,7 @@ class ProxyJob(JobV1):
             except Exception as exc:  # noqa: BLE001 - classified by _collect
                 first = (None, exc)
             else:
-                if self._finished:
+                if self._ticket.recorded:
                     return result
                 first = (result, None)
         with self.__dict__.setdefault("_lock", threading.Lock()):
@@ -668,7 +684,7 @@ class ProxyJob(JobV1):
                         if timeout is None
                         else self._inner.result(timeout=timeout)
                     )
-                if self._finished:
+                if self._ticket.recorded:
                     return result, None  # recorded by the completion callback
                 if getattr(result, "success", True) is False:
                     raise BackendJobFailed(
@@ -690,11 +706,9 @@ class ProxyJob(JobV1):
                         error_class = classify_exception(exc)
                 self._finish_error(error_class, exc)
                 return None, exc
-        with self._finish_lock:
-            if self._finished:  # the callback finished while this thread woke up
-                return result, None
-            self._finished = True
-            return self._finish_result(result)
+        if not self._claim():  # the callback recorded it while this thread woke up
+            return result, None
+        return self._finish_result(result)
 
     def _finish_result(self, result: Any) -> tuple[Any, BaseException | None]:
         proxy = self._proxy
@@ -758,10 +772,8 @@ class ProxyJob(JobV1):
         proxy._record_finish(self.qsre_job_id, fields)
 
     def _finish_error(self, error_class: str, exc: BaseException) -> None:
-        with self._finish_lock:
-            if not self._finished:
-                self._finished = True
-                self._record_error(error_class, exc)
+        if self._claim():
+            self._record_error(error_class, exc)
 
     def _record_error(self, error_class: str, exc: BaseException) -> None:
         proxy = self._proxy

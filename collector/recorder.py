@@ -12,13 +12,15 @@ import atexit
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from collector.clock import Clock, SystemClock
+from collector.finisher import PyFinisher
 from collector.health import recorder_errors
 from collector.shipper import Shipper, SpanSink
-from collector.spool import SpoolReader, SpoolWriter, default_spool_dir
+from collector.spool import PyAppender, SpoolReader, SpoolWriter, _fastspool, default_spool_dir
 from collector.spool_format import dumps, format_done, format_submit, hex_counts, run_seconds
 from collector.store import Store
 
@@ -29,13 +31,17 @@ _SUBMIT_KEYS = {"shots", "num_circuits", "idempotency_key", "calibration_at"}
 class Recorder(Protocol):
     """What the execution proxy needs from a recorder. Implementations never raise.
 
-    A recorder may also offer two shortcuts, used when present and not None:
-    ``fast_submit(job_id, submitted_s, static_bytes, shots, num_circuits,
-    idempotency_key, calibration_s) -> bool`` (the ``submitted`` event) and
-    ``fast_done(job_id, finished_ns, result, shots, attempts, cost_usd,
-    provider_job_id, record_counts) -> int`` (the ``done`` event of a plain
-    result: 1 written, 0 not plain, -1 no room). Either may decline; the proxy
-    then makes the ordinary call. ``SpoolRecorder`` offers the C ones.
+    A recorder may also offer shortcuts, used when present and not None:
+    ``fast_begin(static_bytes, shots, num_circuits, idempotency_key,
+    calibration_s, calibration_from_s, calibration_until_s, clock, record_counts,
+    sink, info) -> finisher | None`` (a new job's id, time and ``submitted``
+    event, see ``_fastspool.Appender.begin``), ``finisher(job_id, submitted_s,
+    shots, record_counts, clock, sink, info)`` (the ticket of a job submitted
+    the ordinary way, see ``collector.finisher``) and ``fast_done(job_id,
+    finished_ns, result, shots, attempts, cost_usd, provider_job_id,
+    record_counts) -> int`` (the ``done`` event of a plain result: 1 written, 0
+    not plain, -1 no room). Each may decline; the proxy then makes the ordinary
+    call. ``SpoolRecorder`` offers the C ones where they were built.
     """
 
     proc_id: str
@@ -102,8 +108,9 @@ class SpoolRecorder:
         # The C hot path writes straight into the current mapped segment (it
         # declines when detached, full or at the bound). Without the extension,
         # submits take submitted() and plain results the same check in Python.
-        self.fast_submit = getattr(self.writer.appender, "submit", None)
-        self.fast_done = getattr(self.writer.appender, "done", None) or self.done_plain
+        appender = self.writer.appender
+        self.fast_begin = getattr(appender, "begin", None)
+        self.fast_done = getattr(appender, "done", None) or self.done_plain
         self.circuit_info = self.shipper.submit_circuit_info  # one call less per job
 
     def _append(self, line: bytes) -> None:
@@ -163,6 +170,27 @@ class SpoolRecorder:
                 widths,
                 counts,
             )
+        )
+
+    def finisher(
+        self,
+        job_id: str,
+        submitted_s: float,
+        shots: int,
+        record_counts: bool,
+        clock: Callable[[], float],
+        sink: Callable[[str, Any], None] | None = None,
+        info: Any = None,
+    ) -> Any:
+        """A job's ticket and completion callback (``collector.finisher``), for a job
+        whose submitted event was written by ``submitted``."""
+        appender = self.writer.appender
+        if isinstance(appender, PyAppender):
+            return PyFinisher(
+                self.fast_done, job_id, submitted_s, shots, record_counts, clock, sink, info
+            )
+        return _fastspool.Finisher(
+            appender, job_id, submitted_s, shots, record_counts, clock, sink, info
         )
 
     def done_plain(

@@ -71,7 +71,7 @@ class JobRecording:
         )
         self.static_bytes = self.static.encode()
         # The recorder's shortcuts for the two events of a plain job (see Recorder).
-        self.fast_submit = getattr(recorder, "fast_submit", None)
+        self.fast_begin = getattr(recorder, "fast_begin", None)
         self.fast_done = getattr(recorder, "fast_done", None)
         self.guard = (
             QuotaGuard(quotas, store=store, clock=clock, backend=backend, project=project)

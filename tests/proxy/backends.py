@@ -3,7 +3,6 @@ fail in scripted ways, like a provider would."""
 
 from __future__ import annotations
 
-import uuid
 from concurrent.futures import Future
 from typing import Any
 
@@ -66,7 +65,7 @@ class HeldJob(JobV1):
     not where Aer keeps it (``_future``), like a provider's job without one."""
 
     def __init__(self, backend: HeldBackend, result: Any, hidden: bool = False) -> None:
-        super().__init__(backend, str(uuid.uuid4()))
+        super().__init__(backend, result.job_id)  # as AerJob: the id its result carries
         self._pending: Future = Future()
         if not hidden:
             self._future = self._pending
