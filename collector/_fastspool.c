@@ -628,7 +628,7 @@ typedef struct {
     int record_counts;
     int state;
     PyObject *clock;
-    PyObject *sink; /* called once as sink(job_id, info) by hand_over() */
+    PyObject *sink; /* called once as sink((job_id, info)) by hand_over() */
     PyObject *info;
 } Finisher;
 
@@ -701,7 +701,7 @@ Finisher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                     record_counts, clock, sink, info);
 }
 
-/* Hand the job's circuits to the sink, once. */
+/* Hand the job's circuits to the sink, once, as the pair (job_id, info). */
 static int
 hand_over(Finisher *self)
 {
@@ -709,7 +709,9 @@ hand_over(Finisher *self)
     if (sink == NULL)
         return 0;
     self->sink = self->info = NULL;
-    PyObject *r = PyObject_CallFunctionObjArgs(sink, self->job_id, info, NULL);
+    PyObject *pair = PyTuple_Pack(2, self->job_id, info);
+    PyObject *r = pair == NULL ? NULL : PyObject_CallOneArg(sink, pair);
+    Py_XDECREF(pair);
     Py_DECREF(sink);
     Py_DECREF(info);
     if (r == NULL)
@@ -812,7 +814,7 @@ static PyMethodDef Finisher_methods[] = {
     {"claim", (PyCFunction)Finisher_claim, METH_NOARGS,
      "claim() -> True (record it yourself), False (done already), None (in progress)"},
     {"hand_over", (PyCFunction)Finisher_hand_over, METH_NOARGS,
-     "hand_over(): call sink(job_id, info) if not done yet"},
+     "hand_over(): call sink((job_id, info)) if not done yet"},
     {NULL},
 };
 
@@ -832,49 +834,129 @@ static PyTypeObject FinisherType = {
     .tp_methods = Finisher_methods,
 };
 
-/* begin(static, shots, num_circuits, idempotency_key, calibration_s,
- *       calibration_from_s, calibration_until_s, clock, record_counts, sink, info)
- *   -> Finisher | None
- * A new job: an id, the time from clock, its submitted event. None (nothing
- * written) when the cached calibration time is not valid now, a key needs
- * escaping or the segment has no room: the caller takes the Python path. */
-static PyObject *
-Appender_begin(Appender *self, PyObject *const *args, Py_ssize_t nargs)
+/* ------------------------------------------------------------------ JobStarter */
+
+/* What one wrapper's jobs share (the recorder, the static JSON members, the
+ * clock, the sink for circuits, the cached calibration time), so that starting a
+ * job is one call with what differs. */
+typedef struct {
+    PyObject_HEAD
+    Appender *appender;
+    PyObject *static_members; /* bytes */
+    PyObject *clock;
+    PyObject *sink;
+    int record_counts;
+    int has_calibration;
+    double calibration_s;
+    double calibration_from_s;
+    double calibration_until_s;
+} JobStarter;
+
+static int
+JobStarter_traverse(JobStarter *self, visitproc visit, void *arg)
 {
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "begin() takes exactly 11 arguments");
+    Py_VISIT(self->appender);
+    Py_VISIT(self->clock);
+    Py_VISIT(self->sink);
+    return 0;
+}
+
+static int
+JobStarter_clear(JobStarter *self)
+{
+    Py_CLEAR(self->appender);
+    Py_CLEAR(self->static_members);
+    Py_CLEAR(self->clock);
+    Py_CLEAR(self->sink);
+    return 0;
+}
+
+static void
+JobStarter_dealloc(JobStarter *self)
+{
+    PyObject_GC_UnTrack(self);
+    JobStarter_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+JobStarter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"appender", "static", "clock", "record_counts", "sink", NULL};
+    PyObject *appender, *static_members, *clock, *sink = Py_None;
+    int record_counts;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!SOp|O:JobStarter", kwlist, &AppenderType,
+                                     &appender, &static_members, &clock, &record_counts, &sink))
+        return NULL;
+    JobStarter *self = (JobStarter *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->appender = (Appender *)Py_NewRef(appender);
+    self->static_members = Py_NewRef(static_members);
+    self->clock = Py_NewRef(clock);
+    self->sink = Py_NewRef(sink);
+    self->record_counts = record_counts;
+    self->calibration_from_s = INFINITY; /* no cached calibration: begin() declines */
+    self->calibration_until_s = -INFINITY;
+    return (PyObject *)self;
+}
+
+/* set_calibration(calibration_s, valid_from_s, valid_until_s): the backend's
+ * calibration time (or None), as looked up; begin() uses it while valid. */
+static PyObject *
+JobStarter_set_calibration(JobStarter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "set_calibration() takes exactly 3 arguments");
         return NULL;
     }
-    char *static_s;
-    Py_ssize_t static_n, key_n = 0;
-    if (PyBytes_AsStringAndSize(args[0], &static_s, &static_n) < 0)
-        return NULL;
-    long long shots = PyLong_AsLongLong(args[1]);
-    long long num_circuits = PyLong_AsLongLong(args[2]);
-    double cal_from = PyFloat_AsDouble(args[5]);
-    double cal_until = PyFloat_AsDouble(args[6]);
-    int record_counts = PyObject_IsTrue(args[8]);
-    if (PyErr_Occurred())
-        return NULL;
     double cal_s = 0.0;
-    if (args[4] != Py_None) {
-        cal_s = PyFloat_AsDouble(args[4]);
+    if (args[0] != Py_None) {
+        cal_s = PyFloat_AsDouble(args[0]);
         if (cal_s == -1.0 && PyErr_Occurred())
             return NULL;
     }
+    double from_s = PyFloat_AsDouble(args[1]);
+    double until_s = PyFloat_AsDouble(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    self->has_calibration = args[0] != Py_None;
+    self->calibration_s = cal_s;
+    self->calibration_from_s = from_s;
+    self->calibration_until_s = until_s;
+    Py_RETURN_NONE;
+}
+
+/* begin(shots, num_circuits, idempotency_key, circuits) -> Finisher | None
+ * A new job: an id, the time, its submitted event (SpoolRecorder.submitted's
+ * bytes), and its ticket, which hands `circuits` to the sink once. None, with
+ * nothing written, when the cached calibration time is not valid now, the key
+ * needs escaping or the segment has no room: the caller takes the Python path. */
+static PyObject *
+JobStarter_begin(JobStarter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "begin() takes exactly 4 arguments");
+        return NULL;
+    }
+    long long shots = PyLong_AsLongLong(args[0]);
+    long long num_circuits = PyLong_AsLongLong(args[1]);
+    if (PyErr_Occurred())
+        return NULL;
     const char *key = NULL;
-    if (args[3] != Py_None) {
-        key = plain_id(args[3], &key_n);
+    Py_ssize_t key_n = 0;
+    if (args[2] != Py_None) {
+        key = plain_id(args[2], &key_n);
         if (key == NULL || key_n == 0)
             Py_RETURN_NONE;
     }
-    double now_s = clock_seconds(args[7]);
+    double now_s = clock_seconds(self->clock);
     if (now_s == -1.0 && PyErr_Occurred())
         return NULL;
-    if (!(cal_from <= now_s && now_s < cal_until))
+    if (!(self->calibration_from_s <= now_s && now_s < self->calibration_until_s))
         Py_RETURN_NONE;
     Out o;
-    if (begin(self, &o) < 0)
+    if (begin(self->appender, &o) < 0)
         Py_RETURN_NONE;
     PyObject *job_id = new_job_id(NULL, NULL);
     if (job_id == NULL)
@@ -888,13 +970,15 @@ Appender_begin(Appender *self, PyObject *const *args, Py_ssize_t nargs)
     char *start = o.p;
     int err = PUT_LIT(&o, "{\"e\":\"s\",\"id\":\"") || put(&o, id, id_n) ||
               PUT_LIT(&o, "\",\"status\":\"queued\",\"submitted_at\":") ||
-              put_seconds(&o, now_s) || PUT_LIT(&o, ",") || put(&o, static_s, static_n) ||
+              put_seconds(&o, now_s) || PUT_LIT(&o, ",") ||
+              put(&o, PyBytes_AS_STRING(self->static_members),
+                  PyBytes_GET_SIZE(self->static_members)) ||
               PUT_LIT(&o, ",\"shots\":") || put_ll(&o, shots) ||
               PUT_LIT(&o, ",\"num_circuits\":") || put_ll(&o, num_circuits) ||
               PUT_LIT(&o, ",\"idempotency_key\":\"") || put(&o, key, key_n) ||
               PUT_LIT(&o, "\",\"calibration_at\":");
     if (!err)
-        err = args[4] == Py_None ? PUT_LIT(&o, "null") : put_seconds(&o, cal_s);
+        err = self->has_calibration ? put_seconds(&o, self->calibration_s) : PUT_LIT(&o, "null");
     if (!err)
         err = PUT_LIT(&o, "}\n");
     if (err) {
@@ -904,12 +988,33 @@ Appender_begin(Appender *self, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         Py_RETURN_NONE;
     }
-    self->pos += o.p - start;
-    Finisher *f = new_finisher(self, job_id, now_s, shots, record_counts, args[7], args[9],
-                               args[10]);
+    self->appender->pos += o.p - start;
+    Finisher *f = new_finisher(self->appender, job_id, now_s, shots, self->record_counts,
+                               self->clock, self->sink, args[3]);
     Py_DECREF(job_id);
     return (PyObject *)f;
 }
+
+static PyMethodDef JobStarter_methods[] = {
+    {"begin", (PyCFunction)(void (*)(void))JobStarter_begin, METH_FASTCALL,
+     "begin(shots, num_circuits, idempotency_key, circuits) -> Finisher | None"},
+    {"set_calibration", (PyCFunction)(void (*)(void))JobStarter_set_calibration, METH_FASTCALL,
+     "set_calibration(calibration_s, valid_from_s, valid_until_s)"},
+    {NULL},
+};
+
+static PyTypeObject JobStarterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "collector._fastspool.JobStarter",
+    .tp_basicsize = sizeof(JobStarter),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Starts the jobs of one wrapper: JobStarter(appender, static, clock, "
+              "record_counts, sink).",
+    .tp_new = JobStarter_new,
+    .tp_dealloc = (destructor)JobStarter_dealloc,
+    .tp_traverse = (traverseproc)JobStarter_traverse,
+    .tp_clear = (inquiry)JobStarter_clear,
+    .tp_methods = JobStarter_methods,
+};
 
 static PyObject *
 Appender_get_pos(Appender *self, void *closure)
@@ -957,10 +1062,6 @@ static PyMethodDef Appender_methods[] = {
     {"detach", (PyCFunction)Appender_detach, METH_NOARGS,
      "detach() -> int: release the buffer; returns the data end"},
     {"append", (PyCFunction)Appender_append, METH_O, "append(line) -> bool"},
-    {"begin", (PyCFunction)(void (*)(void))Appender_begin, METH_FASTCALL,
-     "begin(static, shots, num_circuits, idempotency_key, calibration_s, "
-     "calibration_from_s, calibration_until_s, clock, record_counts, sink, info) "
-     "-> Finisher | None"},
     {"done", (PyCFunction)(void (*)(void))Appender_done, METH_FASTCALL,
      "done(job_id, finished_ns, result, shots, attempts, cost_usd, provider_job_id, "
      "record_counts) -> 1 written, 0 not plain, -1 no room"},
@@ -1021,13 +1122,15 @@ PyInit__fastspool(void)
     Py_DECREF(time_module);
     if (time_time == NULL)
         return NULL;
-    if (PyType_Ready(&AppenderType) < 0 || PyType_Ready(&FinisherType) < 0)
+    if (PyType_Ready(&AppenderType) < 0 || PyType_Ready(&FinisherType) < 0 ||
+        PyType_Ready(&JobStarterType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
         return NULL;
     if (PyModule_AddObjectRef(module, "Appender", (PyObject *)&AppenderType) < 0 ||
-        PyModule_AddObjectRef(module, "Finisher", (PyObject *)&FinisherType) < 0) {
+        PyModule_AddObjectRef(module, "Finisher", (PyObject *)&FinisherType) < 0 ||
+        PyModule_AddObjectRef(module, "JobStarter", (PyObject *)&JobStarterType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

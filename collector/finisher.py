@@ -37,7 +37,7 @@ class PyFinisher:
         shots: int,
         record_counts: bool,
         clock: Callable[[], float],
-        sink: Callable[[str, Any], None] | None = None,
+        sink: Callable[[tuple[str, Any]], None] | None = None,
         info: Any = None,
     ) -> None:
         self._done = done
@@ -57,12 +57,12 @@ class PyFinisher:
         return self._state == RECORDED
 
     def hand_over(self) -> None:
-        """Give the job's circuits to the sink, once."""
+        """Give the job's circuits to the sink, once, as the pair (job_id, info)."""
         with self._lock:
             sink, info = self._sink, self._info
             self._sink = self._info = None
         if sink is not None:
-            sink(self.job_id, info)
+            sink((self.job_id, info))
 
     def claim(self) -> bool | None:
         with self._lock:

@@ -276,12 +276,12 @@ class ExecutionProxy(BackendV2):
         # How each type of the wrapped backend's jobs is recorded, learned from its
         # first job (see JobKind).
         self._job_kinds: dict[type, JobKind] = {}
+        self._watched_job_type: type | None = None  # the one ProxyJob checks first
         # The last circuit seen measuring, and what would show a change since
         # (remove_final_measurements() shortens it; assigning .data replaces it).
         self._measured_circuit: Any = _NOTHING
         self._measured_data: Any = None
         self._measured_len = -1
-        self._circuit_info = self._recorder.circuit_info
 
     # ------------------------------------------------------------ BackendV2 surface
     @property
@@ -337,6 +337,8 @@ class ExecutionProxy(BackendV2):
             changed = cal_s != self._cal_s or not self._backend_recorded
             self._cal_s, self._cal_checked_s = cal_s, now_s
             self._cal_due_s = now_s + CALIBRATION_REFRESH_S
+            if self._rec.starter is not None:
+                self._rec.starter.set_calibration(cal_s, now_s, self._cal_due_s)
             if changed:
                 self._backend_recorded = True
                 self._rec.safe(
@@ -364,6 +366,8 @@ class ExecutionProxy(BackendV2):
         else:
             kind = JobKind.WATCHED if self._watchable(inner_job, result) else JobKind.PLAIN
         self._job_kinds[type(inner_job)] = kind
+        if kind is JobKind.WATCHED:
+            self._watched_job_type = type(inner_job)
         return kind
 
     def _record_finish(self, job_id: str, fields: dict[str, Any]) -> None:
@@ -401,21 +405,9 @@ class ExecutionProxy(BackendV2):
         num_circuits = len(circuits)
         rec = self._rec
         ticket = None
-        if rec.fast_begin is not None and rec.guard is None:
-            try:  # the id, the time and the submitted event in one C call
-                ticket = rec.fast_begin(
-                    rec.static_bytes,
-                    shots,
-                    num_circuits,
-                    idempotency_key,
-                    self._cal_s,
-                    self._cal_checked_s,
-                    self._cal_due_s,
-                    self._now_s,
-                    self.record_counts,
-                    self._circuit_info,
-                    circuits,
-                )
+        if rec.starter is not None:
+            try:  # the id, the time, the submitted event and the ticket in one C call
+                ticket = rec.starter.begin(shots, num_circuits, idempotency_key, circuits)
             except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
                 rec.failed()
         if ticket is None:
@@ -432,9 +424,10 @@ class ExecutionProxy(BackendV2):
                 exc,
             )
             ticket.attempts = attempts
-        return ProxyJob(
-            self, inner_job, ticket, (run_input, options), shots, num_circuits, attempts, slept_s
-        )
+        job = ProxyJob(self, inner_job, ticket, (run_input, options, shots, num_circuits))
+        if attempts != 1:
+            job._attempts, job._slept_s = attempts, slept_s
+        return job
 
     def _begin(
         self, circuits: Any, shots: int, num_circuits: int, idempotency_key: str | None
@@ -459,17 +452,10 @@ class ExecutionProxy(BackendV2):
         make = getattr(self._recorder, "finisher", None)
         if make is not None:
             try:
-                return make(
-                    job_id,
-                    submitted_s,
-                    shots,
-                    self.record_counts,
-                    self._now_s,
-                    self._circuit_info,
-                    circuits,
-                )
+                return make(job_id, submitted_s, shots, self.record_counts, self._now_s, circuits)
             except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
                 rec.failed()
+        circuit_info = self._recorder.circuit_info
         return PyFinisher(
             None,
             job_id,
@@ -477,7 +463,7 @@ class ExecutionProxy(BackendV2):
             shots,
             self.record_counts,
             self._now_s,
-            self._circuit_info,
+            lambda pair: circuit_info(*pair),
             circuits,
         )
 
@@ -545,31 +531,23 @@ class ProxyJob(JobV1):
     _observed_running_s: float | None = None
     _outcome: tuple[Any, BaseException | None] | None = None
     _watched = False  # its ticket is the future's completion callback
+    _attempts = 1
+    _slept_s = 0.0
 
     def __init__(
         self,
         proxy: ExecutionProxy,
         inner: Any,
         ticket: Any,
-        resubmit_with: tuple[Any, dict[str, Any]],
-        shots: int,
-        num_circuits: int,
-        attempts: int,
-        slept_s: float,
+        submission: tuple[Any, dict[str, Any], int, int],
     ) -> None:
-        # What JobV1.__init__ sets (backend, no metadata), inline; the provider's job
-        # id is read when first asked for (job_id()).
-        self._backend = proxy
-        self.metadata = {}
-        self._inner = inner
-        self._proxy = proxy
+        """``submission``: the run input and options (for resubmissions), the shots
+        and the number of circuits."""
+        self._backend = proxy  # as JobV1.__init__; the provider's job id is read
+        self._inner = inner  # when first asked for (job_id())
         self._ticket = ticket  # the qsre job id, submission time, who recorded the end
-        self._resubmit_with = resubmit_with
-        self._shots = shots
-        self._num_circuits = num_circuits
-        self._attempts = attempts
-        self._slept_s = slept_s
-        if proxy._job_kinds.get(type(inner)) is JobKind.WATCHED:
+        self._submission = submission
+        if type(inner) is proxy._watched_job_type:
             self._watched = True
             # Appended without the future's condition lock (add_done_callback takes
             # it, and the worker may hold it): a callback appended after the future
@@ -577,6 +555,27 @@ class ProxyJob(JobV1):
             inner._future._done_callbacks.append(ticket)
         else:
             _hand_over(ticket)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """JobV1's metadata (none from the proxy), made when first asked for."""
+        return self.__dict__.setdefault("_metadata", {})
+
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        self.__dict__["_metadata"] = value
+
+    @property
+    def _proxy(self) -> ExecutionProxy:
+        return self._backend
+
+    @property
+    def _shots(self) -> int:
+        return self._submission[2]
+
+    @property
+    def _num_circuits(self) -> int:
+        return self._submission[3]
 
     @property
     def qsre_job_id(self) -> str:
@@ -646,11 +645,10 @@ class ProxyJob(JobV1):
         first: tuple[Any, BaseException | None] | None = None
         if self._watched and self._outcome is None:
             # Recorded by the completion callback in the common case: nothing to
-            # do but check. Otherwise what the wait gave goes to _collect.
+            # do but check. Otherwise what the wait gave goes to _collect. (A
+            # watched job's result() is its future's: JobKind.WATCHED.)
             try:
-                result = (
-                    self._inner.result() if timeout is None else self._inner.result(timeout=timeout)
-                )
+                result = self._inner._future.result(timeout)
             except Exception as exc:  # noqa: BLE001 - classified by _collect
                 first = (None, exc)
             else:
@@ -698,7 +696,7 @@ class ProxyJob(JobV1):
                     self._slept_s += delay
                     self._attempts += 1
                     try:
-                        self._inner = proxy._resubmit(*self._resubmit_with)
+                        self._inner = proxy._resubmit(*self._submission[:2])
                         self._job_id = None  # the new submission's id, when asked
                         continue
                     except Exception as resubmit_exc:  # noqa: BLE001

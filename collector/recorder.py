@@ -32,11 +32,11 @@ class Recorder(Protocol):
     """What the execution proxy needs from a recorder. Implementations never raise.
 
     A recorder may also offer shortcuts, used when present and not None:
-    ``fast_begin(static_bytes, shots, num_circuits, idempotency_key,
-    calibration_s, calibration_from_s, calibration_until_s, clock, record_counts,
-    sink, info) -> finisher | None`` (a new job's id, time and ``submitted``
-    event, see ``_fastspool.Appender.begin``), ``finisher(job_id, submitted_s,
-    shots, record_counts, clock, sink, info)`` (the ticket of a job submitted
+    ``starter(static_bytes, clock, record_counts)`` (an object whose
+    ``begin(shots, num_circuits, idempotency_key, circuits)`` makes a new job's
+    id, time, ``submitted`` event and ticket, see ``_fastspool.JobStarter``),
+    ``finisher(job_id, submitted_s,
+    shots, record_counts, clock, circuits)`` (the ticket of a job submitted
     the ordinary way, see ``collector.finisher``) and ``fast_done(job_id,
     finished_ns, result, shots, attempts, cost_usd, provider_job_id,
     record_counts) -> int`` (the ``done`` event of a plain result: 1 written, 0
@@ -109,9 +109,7 @@ class SpoolRecorder:
         # declines when detached, full or at the bound). Without the extension,
         # submits take submitted() and plain results the same check in Python.
         appender = self.writer.appender
-        self.fast_begin = getattr(appender, "begin", None)
         self.fast_done = getattr(appender, "done", None) or self.done_plain
-        self.circuit_info = self.shipper.submit_circuit_info  # one call less per job
 
     def _append(self, line: bytes) -> None:
         try:
@@ -172,6 +170,16 @@ class SpoolRecorder:
             )
         )
 
+    def starter(self, static: bytes, clock: Callable[[], float], record_counts: bool) -> Any:
+        """The C ``JobStarter`` for one wrapper's jobs (id, time, submitted event and
+        ticket in one call), or None without the extension."""
+        appender = self.writer.appender
+        if isinstance(appender, PyAppender):
+            return None
+        return _fastspool.JobStarter(
+            appender, static, clock, record_counts, self.shipper.circuit_sink
+        )
+
     def finisher(
         self,
         job_id: str,
@@ -179,18 +187,19 @@ class SpoolRecorder:
         shots: int,
         record_counts: bool,
         clock: Callable[[], float],
-        sink: Callable[[str, Any], None] | None = None,
-        info: Any = None,
+        circuits: Any,
     ) -> Any:
         """A job's ticket and completion callback (``collector.finisher``), for a job
-        whose submitted event was written by ``submitted``."""
+        whose submitted event was written by ``submitted``; it hands ``circuits``
+        to the shipper once."""
         appender = self.writer.appender
+        sink = self.shipper.circuit_sink
         if isinstance(appender, PyAppender):
             return PyFinisher(
-                self.fast_done, job_id, submitted_s, shots, record_counts, clock, sink, info
+                self.fast_done, job_id, submitted_s, shots, record_counts, clock, sink, circuits
             )
         return _fastspool.Finisher(
-            appender, job_id, submitted_s, shots, record_counts, clock, sink, info
+            appender, job_id, submitted_s, shots, record_counts, clock, sink, circuits
         )
 
     def done_plain(

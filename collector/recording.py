@@ -71,7 +71,6 @@ class JobRecording:
         )
         self.static_bytes = self.static.encode()
         # The recorder's shortcuts for the two events of a plain job (see Recorder).
-        self.fast_begin = getattr(recorder, "fast_begin", None)
         self.fast_done = getattr(recorder, "fast_done", None)
         self.guard = (
             QuotaGuard(quotas, store=store, clock=clock, backend=backend, project=project)
@@ -79,6 +78,14 @@ class JobRecording:
             else None
         )
         self.rng = random.Random()
+        # Starts plain jobs in one C call (None: without the extension, or when a
+        # quota guard must see each job first).
+        make_starter = getattr(recorder, "starter", None)
+        self.starter = (
+            make_starter(self.static_bytes, self.now_s, record_counts)
+            if make_starter is not None and self.guard is None
+            else None
+        )
 
     def safe(self, fn: Callable[..., Any], *args: Any) -> None:
         try:

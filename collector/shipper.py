@@ -76,6 +76,9 @@ class Shipper:
         self._keep_terminal = keep_terminal
         self._inbox: queue.SimpleQueue[tuple[str, None]] = queue.SimpleQueue()
         self._pending_info: deque[tuple[str, Any]] = deque()
+        # submit_circuit_info for callers that hold a (job_id, circuits) pair: a C
+        # call, no Python frame (the proxy's tickets hand circuits over with it).
+        self.circuit_sink: Callable[[tuple[str, Any]], None] = self._pending_info.append
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._flushed = threading.Condition()
