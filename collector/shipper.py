@@ -187,14 +187,21 @@ class Shipper:
             self._state[job_id] = {"id": job_id, **info, "_info_only": True}
 
     def drain(self, *, force: bool = False) -> bool:
-        """Ship until the spool is empty or the store refuses. True if drained."""
+        """Ship what was written before this call, or until the store refuses. True
+        once that much is in the store.
+
+        Events written meanwhile wait for the next batch: chasing a writer that
+        appends one job at a time would ship one job at a time, each at a batch's
+        fixed cost (measured: ~2.7 ms of shipper CPU per 40 ms noisy-simulator job,
+        taken from the simulator's cores, against ~0.5 ms in batches of 200)."""
+        target = self.writer.written_bytes if self.writer is not None else None
         while True:
             if not force and time.monotonic() < self._next_try:
                 return False
             shipped = self.ship_once()
             if shipped is None:
                 return False
-            if shipped == 0:
+            if shipped == 0 or (target is not None and self.writer.shipped_bytes >= target):
                 return True
 
     def ship_once(self) -> int | None:
