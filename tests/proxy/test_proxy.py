@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from qiskit import QuantumCircuit, transpile
+from qiskit import ClassicalRegister, QuantumCircuit, transpile
 from qiskit.primitives import BackendSamplerV2
 from qiskit_aer import AerSimulator
 
@@ -147,6 +147,22 @@ def test_bad_input_fails_fast_and_records_nothing(store, recorder, run_input, sh
     assert err.value.field == field and field in str(err.value)
     recorder.flush()
     assert store.jobs() == []
+
+
+def test_a_circuit_stripped_of_its_measurements_is_checked_again(store, recorder):
+    """The measurement check is cached per circuit; remove_final_measurements()
+    replaces the circuit's instruction list, so the next run is checked again."""
+    proxy = proxy_for(AerSimulator(), store, recorder)
+    qc = measured(2)
+    proxy.run(qc, shots=10).result()
+    proxy.run(qc, shots=10).result()  # from the cache
+    qc.remove_final_measurements()
+    qc.add_register(ClassicalRegister(2))
+    with pytest.raises(InvalidInput) as err:
+        proxy.run(qc, shots=10)
+    assert err.value.field == "circuits[0]"
+    recorder.flush()
+    assert len(store.jobs()) == 2
 
 
 def test_shot_cap_rejects_before_submission(store, recorder):
