@@ -37,6 +37,12 @@ log = logging.getLogger(__name__)
 
 SpanSink = Callable[[dict[str, Any]], None]
 
+# The shipper gives up the GIL every this many events it decodes. Otherwise a
+# thread of the user's that wants it (a job's submission or completion) waits up
+# to the interpreter's switch interval (5 ms, ten small simulator jobs) while a
+# batch of thousands of events is decoded.
+YIELD_EVERY = 32
+
 
 class Shipper:
     """Ships one process's spool into the store. ``start()`` runs it on a thread."""
@@ -219,7 +225,9 @@ class Shipper:
         nbytes = sum(len(line) + 1 for line in lines)
         dirty: dict[str, None] = {}
         backends: list[dict[str, Any]] = []
-        for line in lines:
+        for n, line in enumerate(lines):
+            if not n % YIELD_EVERY:
+                time.sleep(0)  # let the user's threads take the GIL (see YIELD_EVERY)
             try:
                 event = decode_line(line)
             except (ValueError, KeyError, TypeError):
