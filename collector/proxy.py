@@ -285,6 +285,8 @@ class ExecutionProxy(BackendV2):
         # measurement at all runs as Qiskit would run it (all-zero counts).
         self._measured_circuit: Any = _NOTHING
         self._measured_data: Any = None
+        self._measured_circuits: tuple[QuantumCircuit, ...] = ()
+        self._starter = self._rec.starter
 
     # ------------------------------------------------------------ BackendV2 surface
     @property
@@ -384,16 +386,40 @@ class ExecutionProxy(BackendV2):
         """
         # Everything here runs on the user's call path, next to simulator calls that
         # evict the caches it touches: each operation costs several times its
-        # hot-loop time, so the common case is kept to a few checks and one C call.
+        # hot-loop time. So the common case (the circuit checked last time, shots
+        # given, no key of the caller's) is a few checks and one C call.
+        shots = options.get("shots")
+        if (
+            run_input is self._measured_circuit
+            and run_input._data is self._measured_data
+            and type(shots) is int
+            and shots > 0
+            and self._starter is not None
+            and "idempotency_key" not in options
+        ):
+            try:  # the id, the time, the submitted event and the ticket in one C call
+                ticket = self._starter.begin(shots, 1, None, self._measured_circuits)
+            except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
+                self._rec.failed()
+                ticket = None
+            if ticket is not None:
+                try:
+                    inner_job = self._inner.run(run_input, **options)
+                except Exception as exc:  # noqa: BLE001 - retried or recorded, then re-raised
+                    return self._resubmitted(run_input, options, ticket, shots, 1, exc)
+                return ProxyJob(self, inner_job, ticket, (run_input, options, shots, 1))
+        return self._run(run_input, options)
+
+    def _run(self, run_input: Any, options: dict[str, Any]) -> ProxyJob:
+        """``run`` for anything but the common case: every check, then the job."""
         idempotency_key = options.pop("idempotency_key", None)
-        if run_input is self._measured_circuit and run_input._data is self._measured_data:
+        if type(run_input) is QuantumCircuit and measures(run_input):
             circuits: Any = (run_input,)
-        elif type(run_input) is QuantumCircuit and measures(run_input):
-            circuits = (run_input,)
             data = instructions(run_input)
             if data is getattr(run_input, "_data", None):
-                self._measured_circuit = run_input
-                self._measured_data = data
+                # Checked once: the next run of this circuit takes the common case.
+                self._measured_circuit, self._measured_data = run_input, data
+                self._measured_circuits = circuits
         else:
             circuits = normalize_circuits(run_input)
         shots = options.get("shots")
@@ -402,30 +428,41 @@ class ExecutionProxy(BackendV2):
         if type(shots) is not int or shots <= 0:
             shots = validate_shots(shots)
         num_circuits = len(circuits)
-        rec = self._rec
         ticket = None
-        if rec.starter is not None:
-            try:  # the id, the time, the submitted event and the ticket in one C call
-                ticket = rec.starter.begin(shots, num_circuits, idempotency_key, circuits)
+        if self._starter is not None:
+            try:
+                ticket = self._starter.begin(shots, num_circuits, idempotency_key, circuits)
             except Exception:  # noqa: BLE001 - telemetry never breaks the user's call
-                rec.failed()
+                self._rec.failed()
         if ticket is None:
             ticket = self._begin(circuits, shots, num_circuits, idempotency_key)
         try:
             inner_job = self._inner.run(run_input, **options)
-            attempts, slept_s = 1, 0.0
         except Exception as exc:  # noqa: BLE001 - retried or recorded, then re-raised
-            _hand_over(ticket)
-            inner_job, attempts, slept_s = rec.submit_with_retry(
-                ticket.job_id,
-                ticket.submitted_s,
-                lambda: self._inner.run(run_input, **options),
-                exc,
-            )
-            ticket.attempts = attempts
+            return self._resubmitted(run_input, options, ticket, shots, num_circuits, exc)
+        return ProxyJob(self, inner_job, ticket, (run_input, options, shots, num_circuits))
+
+    def _resubmitted(
+        self,
+        run_input: Any,
+        options: dict[str, Any],
+        ticket: Any,
+        shots: int,
+        num_circuits: int,
+        error: Exception,
+    ) -> ProxyJob:
+        """The first submission raised ``error``: retried within the policy (one
+        record, ``attempts = n``), or recorded and re-raised."""
+        _hand_over(ticket)
+        inner_job, attempts, slept_s = self._rec.submit_with_retry(
+            ticket.job_id,
+            ticket.submitted_s,
+            lambda: self._inner.run(run_input, **options),
+            error,
+        )
+        ticket.attempts = attempts
         job = ProxyJob(self, inner_job, ticket, (run_input, options, shots, num_circuits))
-        if attempts != 1:
-            job._attempts, job._slept_s = attempts, slept_s
+        job._attempts, job._slept_s = attempts, slept_s
         return job
 
     def _begin(
