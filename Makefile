@@ -9,11 +9,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The C hot path is built by the install: rebuild when its source changes.
+$(VENV)/.installed: pyproject.toml collector/_fastspool.c | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml collector/_fastspool.c | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,postgres]'
 	touch $(VENV)/.installed $@
 
@@ -34,4 +35,4 @@ bench: $(VENV)/.installed-test
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 clean:
-	rm -rf $(VENV) qsre-demo .pytest_cache build *.egg-info
+	rm -rf $(VENV) qsre-demo .pytest_cache build *.egg-info collector/*.so

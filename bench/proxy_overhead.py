@@ -10,6 +10,10 @@ Each case also reports ``ratio_ci95``, a bootstrap 95% interval of the paired me
 (a ratio whose interval straddles its target is not decided by this run), and
 ``raw_vs_raw``: the same measurement with the raw backend on both sides, the noise
 floor of this run (1.000 on a quiet machine; read the proxied ratio against it).
+
+``hot_path`` says whether the C hot path (collector/_fastspool.c) was built;
+``min_job_python_path`` is the same min_job measurement with every event
+formatted and appended by Python (``SpoolRecorder(native=False)``), for comparison.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from qiskit_aer import AerSimulator
 from collector import Store
 from collector.proxy import ExecutionProxy
 from collector.recorder import SpoolRecorder
+from collector.spool import native_available
 
 
 def measure(raw, proxied, circuit, shots: int, n: int, warmup: int) -> dict[str, float]:
@@ -79,6 +84,11 @@ def main() -> None:
         min_job = measure(sim, proxy, one, 1, n_min, 200)
         min_job["raw_vs_raw"] = measure(sim, sim, one, 1, n_min, 200)["ratio"]
 
+        py_store = Store(f"sqlite:///{Path(tmp) / 'bench-python.db'}")
+        py_recorder = SpoolRecorder(py_store, Path(tmp) / "spool-python", native=False)
+        py_proxy = ExecutionProxy(sim, store=py_store, recorder=py_recorder, project="bench")
+        python_path = measure(sim, py_proxy, one, 1, n_min, 200)
+
         noisy = AerSimulator.from_backend(GenericBackendV2(num_qubits=5, seed=7))
         nproxy = ExecutionProxy(noisy, store=store, recorder=recorder, project="bench")
         ghz = QuantumCircuit(5)
@@ -93,14 +103,17 @@ def main() -> None:
         ghz_result["raw_vs_raw"] = measure(noisy, noisy, ghz, 4000, n_ghz, 10)["ratio"]
 
         gc.enable()
-        assert recorder.flush(timeout_s=120)
+        assert recorder.flush(timeout_s=120) and py_recorder.flush(timeout_s=120)
         recorded = store.count_jobs()
         recorder.close()
+        py_recorder.close()
     print(
         json.dumps(
             {
                 "min_job": min_job,
                 "ghz5_4000_shots_noisy": ghz_result,
+                "hot_path": "c" if native_available() else "python",
+                "min_job_python_path": python_path,
                 "jobs_recorded": recorded,
                 "targets": {"min_job_ratio": 1.05, "ghz5_ratio": 1.005},
             }

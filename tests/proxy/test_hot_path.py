@@ -36,12 +36,6 @@ pytestmark = pytest.mark.skipif(not native_available(), reason="collector._fasts
 STATIC = b'"backend":"aer_simulator","project":"chem","tags":{"x":"1"},"purpose":"workload"'
 
 
-def test_the_c_extension_is_built():
-    """make test installs with a compiler: the extension must be there (without
-    it every event takes the Python path and the proxy costs ~2x more)."""
-    assert native_available(), "pip install -e . did not build collector/_fastspool.c"
-
-
 def measured(n: int = 2) -> QuantumCircuit:
     qc = QuantumCircuit(n, n)
     qc.x(0)
