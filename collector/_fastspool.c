@@ -955,12 +955,16 @@ JobStarter_begin(JobStarter *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     if (!(self->calibration_from_s <= now_s && now_s < self->calibration_until_s))
         Py_RETURN_NONE;
-    Out o;
-    if (begin(self->appender, &o) < 0)
-        Py_RETURN_NONE;
+    /* Allocated before the write position is chosen: nothing between choosing
+     * it and publishing the new end may run Python code (or the cyclic GC). */
     PyObject *job_id = new_job_id(NULL, NULL);
     if (job_id == NULL)
         return NULL;
+    Out o;
+    if (begin(self->appender, &o) < 0) {
+        Py_DECREF(job_id);
+        Py_RETURN_NONE;
+    }
     const char *id = (const char *)PyUnicode_DATA(job_id);
     Py_ssize_t id_n = PyUnicode_GET_LENGTH(job_id);
     if (key == NULL) {

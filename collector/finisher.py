@@ -21,8 +21,8 @@ from collector.health import recorder_errors
 
 PENDING, RECORDING, RECORDED, DECLINED, CLAIMED = range(5)
 
-# recorder.fast_done: (job_id, finished_ns, result, shots, attempts, cost_usd,
-# provider_job_id, record_counts) -> 1 written, 0 not plain, -1 no room.
+# SpoolRecorder.done_plain: (job_id, finished_ns, result, shots, attempts,
+# cost_usd, provider_job_id, record_counts) -> 1 written, 0 not plain.
 DoneWriter = Callable[[str, int, Any, int, int, float, str, bool], int]
 
 

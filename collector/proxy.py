@@ -553,9 +553,9 @@ class ProxyJob(JobV1):
     """The wrapped backend's job, recorded. Unknown attributes pass through.
 
     The job's end is recorded once: by ``result()`` on the caller's thread, or,
-    for jobs that complete a ``concurrent.futures.Future`` (Aer's ``AerJob``,
-    Qiskit's ``PrimitiveJob``), already by the future's completion callback on
-    the worker thread. That runs while the caller's thread is still waking up
+    for jobs that complete a ``concurrent.futures.Future`` (Aer's ``AerJob``; see
+    ``JobKind.WATCHED``), already by the future's completion callback on the
+    worker thread. That runs while the caller's thread is still waking up
     (~40-60 us here), next to the result it reads; ``result()`` then only checks
     that it happened. Either way the event is in the spool before ``result()``
     returns.

@@ -31,17 +31,14 @@ _SUBMIT_KEYS = {"shots", "num_circuits", "idempotency_key", "calibration_at"}
 class Recorder(Protocol):
     """What the execution proxy needs from a recorder. Implementations never raise.
 
-    A recorder may also offer shortcuts, used when present and not None:
-    ``starter(static_bytes, clock, record_counts)`` (an object whose
-    ``begin(shots, num_circuits, idempotency_key, circuits)`` makes a new job's
-    id, time, ``submitted`` event and ticket, see ``_fastspool.JobStarter``),
-    ``finisher(job_id, submitted_s,
-    shots, record_counts, clock, circuits)`` (the ticket of a job submitted
-    the ordinary way, see ``collector.finisher``) and ``fast_done(job_id,
-    finished_ns, result, shots, attempts, cost_usd, provider_job_id,
-    record_counts) -> int`` (the ``done`` event of a plain result: 1 written, 0
-    not plain, -1 no room). Each may decline; the proxy then makes the ordinary
-    call. ``SpoolRecorder`` offers the C ones where they were built.
+    A recorder may also offer two shortcuts, used when present:
+    ``starter(static_bytes, clock, record_counts)`` returns an object (or None)
+    whose ``begin(shots, num_circuits, idempotency_key, circuits)`` makes a new
+    job's id, time, ``submitted`` event and ticket in one call, or declines
+    (``_fastspool.JobStarter``); ``finisher(job_id, submitted_s, shots,
+    record_counts, clock, circuits)`` makes the ticket of a job submitted the
+    ordinary way (``collector.finisher``). With a ticket, jobs that complete a
+    future are recorded by its completion callback. ``SpoolRecorder`` offers both.
     """
 
     proc_id: str
@@ -105,11 +102,6 @@ class SpoolRecorder:
         )
         self.shipper.start()
         self._closed = False
-        # The C hot path writes straight into the current mapped segment (it
-        # declines when detached, full or at the bound). Without the extension,
-        # submits take submitted() and plain results the same check in Python.
-        appender = self.writer.appender
-        self.fast_done = getattr(appender, "done", None) or self.done_plain
 
     def _append(self, line: bytes) -> None:
         try:
@@ -196,7 +188,7 @@ class SpoolRecorder:
         sink = self.shipper.circuit_sink
         if isinstance(appender, PyAppender):
             return PyFinisher(
-                self.fast_done, job_id, submitted_s, shots, record_counts, clock, sink, circuits
+                self.done_plain, job_id, submitted_s, shots, record_counts, clock, sink, circuits
             )
         return _fastspool.Finisher(
             appender, job_id, submitted_s, shots, record_counts, clock, sink, circuits

@@ -69,9 +69,6 @@ class JobRecording:
                 "purpose": str(tags.get("purpose", "workload")),
             }
         )
-        self.static_bytes = self.static.encode()
-        # The recorder's shortcuts for the two events of a plain job (see Recorder).
-        self.fast_done = getattr(recorder, "fast_done", None)
         self.guard = (
             QuotaGuard(quotas, store=store, clock=clock, backend=backend, project=project)
             if quotas is not None
@@ -82,7 +79,7 @@ class JobRecording:
         # quota guard must see each job first).
         make_starter = getattr(recorder, "starter", None)
         self.starter = (
-            make_starter(self.static_bytes, self.now_s, record_counts)
+            make_starter(self.static.encode(), self.now_s, record_counts)
             if make_starter is not None and self.guard is None
             else None
         )
