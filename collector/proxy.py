@@ -566,7 +566,7 @@ class ProxyJob(JobV1):
     _job_id: str | None = None
     _observed_running_s: float | None = None
     _outcome: tuple[Any, BaseException | None] | None = None
-    _watched = False  # its ticket is the future's completion callback
+    _future: Future | None = None  # set when its ticket is the future's completion callback
     _attempts = 1
     _slept_s = 0.0
 
@@ -584,11 +584,11 @@ class ProxyJob(JobV1):
         self._ticket = ticket  # the qsre job id, submission time, who recorded the end
         self._submission = submission
         if type(inner) is proxy._watched_job_type:
-            self._watched = True
+            future = self._future = inner._future
             # Appended without the future's condition lock (add_done_callback takes
             # it, and the worker may hold it): a callback appended after the future
             # ran its callbacks is never called, and result() records the end.
-            inner._future._done_callbacks.append(ticket)
+            future._done_callbacks.append(ticket)
         else:
             _hand_over(ticket)
 
@@ -679,12 +679,13 @@ class ProxyJob(JobV1):
     # ------------------------------------------------------------ result
     def result(self, timeout: float | None = None) -> Any:
         first: tuple[Any, BaseException | None] | None = None
-        if self._watched and self._outcome is None:
+        future = self._future
+        if future is not None and self._outcome is None:
             # Recorded by the completion callback in the common case: nothing to
             # do but check. Otherwise what the wait gave goes to _collect. (A
             # watched job's result() is its future's: JobKind.WATCHED.)
             try:
-                result = self._inner._future.result(timeout)
+                result = future.result(timeout)
             except Exception as exc:  # noqa: BLE001 - classified by _collect
                 first = (None, exc)
             else:
@@ -733,6 +734,7 @@ class ProxyJob(JobV1):
                     self._attempts += 1
                     try:
                         self._inner = proxy._resubmit(*self._submission[:2])
+                        self._future = None  # a resubmission is recorded by result()
                         self._job_id = None  # the new submission's id, when asked
                         continue
                     except Exception as resubmit_exc:  # noqa: BLE001

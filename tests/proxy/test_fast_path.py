@@ -192,7 +192,7 @@ def test_fast_and_general_paths_record_the_same_job(store, recorder, tmp_path):
     jobs[2].result(), jobs[3].result()  # collected as they finish: recorded now
     clock.advance(10)  # collected later: recorded when they finished, by the callback
     jobs[0].result(), jobs[1].result()
-    assert [job._watched for job in jobs] == [True, True, False, False]
+    assert [job._future is not None for job in jobs] == [True, True, False, False]
     assert recorder.flush() and python_recorder.flush()
     python_recorder.close()
     by_id = {j.id: j for j in store.jobs()}

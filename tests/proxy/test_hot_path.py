@@ -226,7 +226,7 @@ def _rows(parts, job):
 def test_recorded_when_it_completes_not_when_collected(proxy_parts):
     p = proxy_parts
     job = p.proxy.run(measured(), shots=16)
-    assert job._watched
+    assert job._future is not None
     p.clock.advance(3)
     p.backend.jobs[-1].release()
     assert job._ticket.recorded  # by the callback, before anyone asked
@@ -282,7 +282,7 @@ def test_a_callback_that_never_runs_is_covered_by_result(proxy_parts):
 
     p.backend.run = run_and_finish
     job = p.proxy.run(measured(), shots=16)
-    assert job._watched and not job._ticket.recorded
+    assert job._future is not None and not job._ticket.recorded
     job.result()
     (row,) = _rows(p, job)
     assert row.status == "done" and p.store.counts(row.id) == [{"01": 16}]
@@ -343,7 +343,7 @@ def test_aer_jobs_are_recorded_by_the_callback(store, recorder):
     proxy = ExecutionProxy(AerSimulator(), store=store, recorder=recorder)
     proxy.run(measured(), shots=8).result()
     job = proxy.run(measured(), shots=8)
-    assert job._watched
+    assert job._future is not None
     job.result()
     assert job._ticket.recorded
     assert recorder.flush()
@@ -360,7 +360,7 @@ def test_a_collected_job_is_freed_without_the_cycle_collector(store, recorder):
     try:
         job = proxy.run(measured(), shots=8)
         job.result()
-        assert job._watched
+        assert job._future is not None
         ref = weakref.ref(job)
         del job
         assert ref() is None
