@@ -329,7 +329,7 @@ class ExecutionProxy(BackendV2):
     # ------------------------------------------------------------ recording helpers
     def _calibration_s(self, now_s: float) -> float | None:
         """The backend's calibration time (epoch seconds), looked up at most once a
-        minute (``run`` reads the cached one itself while it is fresh)."""
+        minute (the C starter gets a copy of each lookup and reads it while fresh)."""
         if self._cal_checked_s <= now_s < self._cal_due_s:
             return self._cal_s
         now = datetime.fromtimestamp(now_s, UTC)
@@ -342,8 +342,8 @@ class ExecutionProxy(BackendV2):
             changed = cal_s != self._cal_s or not self._backend_recorded
             self._cal_s, self._cal_checked_s = cal_s, now_s
             self._cal_due_s = now_s + CALIBRATION_REFRESH_S
-            if self._rec.starter is not None:
-                self._rec.starter.set_calibration(cal_s, now_s, self._cal_due_s)
+            if self._starter is not None:
+                self._starter.set_calibration(cal_s, now_s, self._cal_due_s)
             if changed:
                 self._backend_recorded = True
                 self._rec.safe(
@@ -457,7 +457,7 @@ class ExecutionProxy(BackendV2):
         inner_job, attempts, slept_s = self._rec.submit_with_retry(
             ticket.job_id,
             ticket.submitted_s,
-            lambda: self._inner.run(run_input, **options),
+            lambda: self._resubmit(run_input, options),
             error,
         )
         ticket.attempts = attempts
@@ -472,8 +472,13 @@ class ExecutionProxy(BackendV2):
         raise ``QuotaExceeded``), the submitted event; returns its ticket."""
         job_id = new_job_id()
         submitted_s = self._now_s()
-        calibration_s = self._calibration_s(submitted_s)
-        fields = self._submit_fields(shots, num_circuits, idempotency_key or job_id, calibration_s)
+        fields = {
+            "shots": shots,
+            "num_circuits": num_circuits,
+            # Without a caller's key the job id serves: unique, and kept across retries.
+            "idempotency_key": idempotency_key or job_id,
+            "calibration_at": self._calibration_s(submitted_s),
+        }
         rec = self._rec
         if rec.guard is not None:
             rec.admit(
@@ -502,18 +507,6 @@ class ExecutionProxy(BackendV2):
             lambda pair: circuit_info(*pair),
             circuits,
         )
-
-    @staticmethod
-    def _submit_fields(
-        shots: int, num_circuits: int, idempotency_key: str, calibration_s: float | None
-    ) -> dict[str, Any]:
-        # Without a caller's key the job id serves: unique, and kept across retries.
-        return {
-            "shots": shots,
-            "num_circuits": num_circuits,
-            "idempotency_key": idempotency_key,
-            "calibration_at": calibration_s,
-        }
 
     def _watchable(self, inner_job: Any, result: Any) -> bool:
         """Whether jobs like this finished one can be recorded by their ticket as the
@@ -719,8 +712,6 @@ class ProxyJob(JobV1):
                         if timeout is None
                         else self._inner.result(timeout=timeout)
                     )
-                if self._ticket.recorded:
-                    return result, None  # recorded by the completion callback
                 if getattr(result, "success", True) is False:
                     raise BackendJobFailed(
                         f"job {self.job_id()} failed: {getattr(result, 'status', 'no status')}"

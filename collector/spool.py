@@ -9,8 +9,9 @@ must adopt.
 
 Segments are memory-mapped: an event is a copy into the shared mapping, not a
 ``write()`` call (made by ``collector._fastspool.Appender``, the C hot path, or by
-``PyAppender`` where it was not built). Both land in the same page cache, but next to a simulator job the
-system call costs ~15 us and the copy ~3 us (measured in the proxy's call path).
+``PyAppender`` where it was not built). Both land in the same page cache, but next
+to a simulator job the system call costs ~15 us and the copy ~3 us (measured in the
+proxy's call path).
 A mapped segment is reserved with ``posix_fallocate`` before it is mapped, so a full
 disk fails there (and the segment falls back to ``write()``), never as a SIGBUS on a
 later copy. The mapping is zero-filled past the data:
@@ -86,8 +87,9 @@ def native_available() -> bool:
 class PyAppender:
     """``_fastspool.Appender`` in Python, for installs without the C extension: it
     copies a whole line into the attached mapping or refuses it (no room, or past
-    the pending-bytes ``limit``). It has no ``submit``/``done`` shortcuts, so every
-    event takes the recorder's Python formatting, under the writer's lock."""
+    the pending-bytes ``limit``). It has no ``done`` shortcut (its Python twin is
+    ``SpoolRecorder.done_plain``), so every event takes the recorder's Python
+    formatting, under the writer's lock."""
 
     def __init__(self) -> None:
         self._buffer: mmap.mmap | None = None

@@ -94,7 +94,7 @@ def format_submit(
 ) -> bytes:
     """A job's first event (``static``: the JSON members shared by a wrapper's jobs).
     Formatted by hand: ``json.dumps`` costs more than the rest of the event together,
-    on every job. ``_fastspool.Appender.submit`` writes the same bytes."""
+    on every job. ``_fastspool.JobStarter.begin`` writes the same bytes."""
     cal = "null" if calibration_s is None else time_literal(calibration_s)
     return (
         f'{{"e":"s","id":"{job_id}","status":"queued","submitted_at":{time_literal(submitted_s)},'

@@ -12,6 +12,7 @@ import os
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,6 @@ class Store:
         sqlite_busy_timeout_s: float = 60.0,
     ) -> None:
         self.url = url
-        self._upserts: tuple[Any, Any] | None = None
         try:
             self.engine = create_store_engine(url, sqlite_busy_timeout_s=sqlite_busy_timeout_s)
         except Exception as exc:  # noqa: BLE001
@@ -161,36 +161,35 @@ class Store:
                         "counts": circuit["counts"],
                     }
                 )
-        job_stmt, result_stmt = self._upsert_statements()
+        job_stmt, result_stmt = self._upsert_statements
         with self.engine.begin() as conn:
             conn.execute(job_stmt, job_rows)
             if result_rows:
                 conn.execute(result_stmt, result_rows)
         return len(job_rows)
 
+    @cached_property
     def _upsert_statements(self) -> tuple[Any, Any]:
         """The two statements of ``upsert_jobs``, built once: building and keying the
         job upsert (a CASE per column) cost ~5 ms per batch, more than its rows."""
-        if self._upserts is None:
-            table = JobRow.__table__
-            stmt = self._insert(table)
-            ex = stmt.excluded
-            # Literal IN list: executemany cannot expand a bound list parameter.
-            is_terminal = table.c.status.in_([literal_column(f"'{s}'") for s in TERMINAL_STATUSES])
-            set_: dict[str, Any] = {
-                c: case(
-                    (is_terminal, func.coalesce(table.c[c], ex[c])),
-                    else_=func.coalesce(ex[c], table.c[c]),
-                )
-                for c in JOB_FIELDS
-                if c not in ("id", "status")
-            }
-            set_["status"] = case((is_terminal, table.c.status), else_=ex.status)
-            self._upserts = (
-                stmt.on_conflict_do_update(index_elements=["id"], set_=set_),
-                self._insert(JobResultRow.__table__).on_conflict_do_nothing(),
+        table = JobRow.__table__
+        stmt = self._insert(table)
+        ex = stmt.excluded
+        # Literal IN list: executemany cannot expand a bound list parameter.
+        is_terminal = table.c.status.in_([literal_column(f"'{s}'") for s in TERMINAL_STATUSES])
+        set_: dict[str, Any] = {
+            c: case(
+                (is_terminal, func.coalesce(table.c[c], ex[c])),
+                else_=func.coalesce(ex[c], table.c[c]),
             )
-        return self._upserts
+            for c in JOB_FIELDS
+            if c not in ("id", "status")
+        }
+        set_["status"] = case((is_terminal, table.c.status), else_=ex.status)
+        return (
+            stmt.on_conflict_do_update(index_elements=["id"], set_=set_),
+            self._insert(JobResultRow.__table__).on_conflict_do_nothing(),
+        )
 
     def mark_unknown(self, *, recorder: str, finished_at: datetime, message: str) -> int:
         """Non-terminal jobs of a dead recorder become ``unknown``; returns how many."""
