@@ -1,6 +1,7 @@
 """The C hot path is part of what `make test` checks: it is an optional build for
 users without a compiler, but here (gcc and Python headers are on the machine) a
-silent fallback to Python would double the proxy's overhead unnoticed."""
+silent fallback to Python would raise the proxy's overhead about fivefold
+(bench/proxy_overhead.py: min_job +2-4 % with C, +17-20 % without), unnoticed."""
 
 from __future__ import annotations
 
