@@ -1,0 +1,100 @@
+"""What qsre needs to know about one provider's client library, behind one small
+interface. The proxy, the primitive instruments and the error classifier ask the
+adapter; they never test a provider's classes themselves.
+
+Adapters recognise a backend, job or exception by the module of its type, so that
+no provider SDK is imported unless the user already imported it (the extras
+``ibm``, ``braket`` and ``ionq`` are optional).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from collector.cost import Pricing
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTimes:
+    """Lifecycle times a provider reports for a job, in epoch seconds (None where it
+    does not say). ``run_seconds`` is the billed execution ("quantum") time."""
+
+    created_s: float | None = None
+    running_s: float | None = None
+    finished_s: float | None = None
+    run_seconds: float | None = None
+
+
+def module_of(obj: Any) -> str:
+    """The top-level package of an object's type ("qiskit_ibm_runtime", ...)."""
+    return type(obj).__module__.split(".", 1)[0]
+
+
+class ProviderAdapter:
+    """The generic behaviour (any BackendV2); providers override what differs.
+
+    Every method is best effort and must not raise: a provider call that fails
+    means "unknown" (None), never an error in the user's call.
+    """
+
+    #: Short provider name, stored as ``backends.provider``.
+    name: ClassVar[str] = "generic"
+    #: Top-level modules whose backends, jobs and exceptions this adapter handles.
+    modules: ClassVar[tuple[str, ...]] = ()
+    #: How many attempts the client library itself makes at one submission before a
+    #: retryable error reaches qsre (qiskit-ionq retries a 503 five times inside
+    #: one ``run()``). With more than 1, qsre adds no submit retries of its own on
+    #: top and records the client's attempts.
+    client_submit_attempts: ClassVar[int] = 1
+
+    def matches(self, obj: Any) -> bool:
+        """Whether a backend, job, primitive or exception belongs to this provider."""
+        return module_of(obj) in self.modules
+
+    def backend_name(self, backend: Any) -> str:
+        """The backend's identity as recorded (the device, not the client's alias)."""
+        name = getattr(backend, "name", None)
+        if callable(name):
+            name = name()
+        return str(name) if name else type(backend).__name__
+
+    def calibration_at(self, backend: Any) -> datetime | None:
+        """When the backend's current calibration was taken, as an aware UTC
+        datetime, or None when the provider does not say."""
+        return None
+
+    def classify(self, exc: BaseException) -> str | None:
+        """The error class (``collector.schema.ERROR_CLASSES``) of an exception of
+        this provider's, or None to fall through to the generic rules."""
+        return None
+
+    def is_cancelled(self, exc: BaseException) -> bool:
+        """Whether an exception from ``result()`` means the job was cancelled."""
+        return False
+
+    def provider_times(self, job: Any, result: Any) -> ProviderTimes | None:
+        """The job's lifecycle times as the provider reports them, or None. The
+        caller checks them against what it observed before trusting them."""
+        return None
+
+    def counts_may_round(self, backend: Any) -> bool:
+        """Whether the provider's counts legitimately need not sum to the shots
+        (IonQ's QPU counts are ``round(p * shots)``)."""
+        return False
+
+    def default_pricing(self, backend: Any) -> Pricing | None:
+        """List prices for the backend, as data (None: unknown, cost recorded 0)."""
+        return None
+
+    def supports_backend_run(self, backend: Any) -> bool:
+        """False for primitive-only hardware (IBM devices: ``backend.run()`` was
+        removed); validation then goes through a SamplerV2."""
+        return True
+
+    def sampler_for(self, backend: Any) -> Any:
+        """A SamplerV2 that runs on ``backend`` (for validation via primitives)."""
+        from qiskit.primitives import BackendSamplerV2
+
+        return BackendSamplerV2(backend=backend)
