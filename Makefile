@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml collector/_fastspool.c | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml collector/_fastspool.c | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,postgres]'
+	$(BIN)/pip install -q -e '.[test,postgres,ibm,braket,ionq]'
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
