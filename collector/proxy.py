@@ -36,8 +36,10 @@ from collector.quotas import Quotas
 from collector.recorder import Recorder, spool_recorder
 from collector.recording import JobRecording, error_fields
 from collector.retry import RetryPolicy
+from collector.providers import adapter_for
 from collector.spool_format import finish_times, hex_counts, run_seconds
 from collector.store import Store
+from collector.wait_errors import final_status, is_cancellation, is_wait_timeout
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +244,8 @@ class ExecutionProxy(BackendV2):
             backend_version=getattr(backend, "backend_version", None),
         )
         self._inner = backend
+        # What differs by provider (cancellation, calibration, counts, identity).
+        self._adapter = adapter_for(backend)
         self._store = Store(store) if isinstance(store, str) else store
         self.project = project
         self.tags = dict(tags or {})
@@ -454,7 +458,7 @@ class ExecutionProxy(BackendV2):
         """The first submission raised ``error``: retried within the policy (one
         record, ``attempts = n``), or recorded and re-raised."""
         _hand_over(ticket)
-        inner_job, attempts, slept_s = self._rec.submit_with_retry(
+        inner_job, attempts, _ = self._rec.submit_with_retry(
             ticket.job_id,
             ticket.submitted_s,
             lambda: self._resubmit(run_input, options),
@@ -462,7 +466,7 @@ class ExecutionProxy(BackendV2):
         )
         ticket.attempts = attempts
         job = ProxyJob(self, inner_job, ticket, (run_input, options, shots, num_circuits))
-        job._attempts, job._slept_s = attempts, slept_s
+        job._attempts = attempts
         return job
 
     def _begin(
@@ -561,7 +565,7 @@ class ProxyJob(JobV1):
     _outcome: tuple[Any, BaseException | None] | None = None
     _future: Future | None = None  # set when its ticket is the future's completion callback
     _attempts = 1
-    _slept_s = 0.0
+    _unsettled: BaseException | None = None  # what the last unsettled wait raised
 
     def __init__(
         self,
@@ -650,19 +654,24 @@ class ProxyJob(JobV1):
 
     def cancel(self) -> bool:
         cancelled = bool(self._inner.cancel())
-        if cancelled and self._claim():
-            now_s = self._proxy._now_s()
-            self._proxy._record_finish(
-                self.qsre_job_id,
-                {
-                    "status": "cancelled",
-                    "attempts": self._attempts,
-                    "finished_at": now_s,
-                    "e2e_seconds": max(0.0, now_s - self._submitted_s),
-                    "provider_job_id": self.job_id(),
-                },
-            )
+        if cancelled:
+            self._finish_cancelled()
         return cancelled
+
+    def _finish_cancelled(self) -> None:
+        if not self._claim():
+            return
+        now_s = self._proxy._now_s()
+        self._proxy._record_finish(
+            self.qsre_job_id,
+            {
+                "status": "cancelled",
+                "attempts": self._attempts,
+                "finished_at": now_s,
+                "e2e_seconds": max(0.0, now_s - self._submitted_s),
+                "provider_job_id": self.job_id(),
+            },
+        )
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -679,7 +688,7 @@ class ProxyJob(JobV1):
             # watched job's result() is its future's: JobKind.WATCHED.)
             try:
                 result = future.result(timeout)
-            except Exception as exc:  # noqa: BLE001 - classified by _collect
+            except Exception as exc:  # noqa: BLE001 - settled by _collect
                 first = (None, exc)
             else:
                 if self._ticket.recorded:
@@ -687,7 +696,13 @@ class ProxyJob(JobV1):
                 first = (result, None)
         with self.__dict__.setdefault("_lock", threading.Lock()):
             if self._outcome is None:
-                self._outcome = self._collect(timeout, first)
+                outcome = self._collect(timeout, first)
+                if outcome is None:
+                    # Not settled (the wait timed out, polling kept failing): the
+                    # job goes on, so nothing is cached and the next result()
+                    # asks the same job again.
+                    raise self._unsettled  # type: ignore[misc]
+                self._outcome = outcome
         result, error = self._outcome
         if error is not None:
             raise error
@@ -695,10 +710,17 @@ class ProxyJob(JobV1):
 
     def _collect(
         self, timeout: float | None, first: tuple[Any, BaseException | None] | None = None
-    ) -> tuple[Any, BaseException | None]:
-        """The job's outcome, retried and recorded. ``first``: what a wait on the
-        current attempt already gave (its result, or its exception)."""
+    ) -> tuple[Any, BaseException | None] | None:
+        """The job's outcome, recorded; None when it is not settled yet (the error
+        to raise is in ``_unsettled``). ``first``: what a wait already gave.
+
+        A submitted job is never submitted again: it has a provider job id and may
+        run (and bill) whatever its client says while we wait. Errors while waiting
+        re-poll the same job (transient ones, with back-off) or reach the caller
+        uncached; only a job the provider reports finished is recorded as failed.
+        """
         proxy = self._proxy
+        polls, slept_s = 1, 0.0
         while True:
             try:
                 if first is not None:
@@ -712,30 +734,51 @@ class ProxyJob(JobV1):
                         if timeout is None
                         else self._inner.result(timeout=timeout)
                     )
-                if getattr(result, "success", True) is False:
-                    raise BackendJobFailed(
-                        f"job {self.job_id()} failed: {getattr(result, 'status', 'no status')}"
-                    )
-                break
-            except Exception as exc:
-                error_class = classify_exception(exc)
-                delay = proxy._rec.backoff(error_class, self._attempts, self._slept_s)
-                if delay is not None:
-                    self._slept_s += delay
-                    self._attempts += 1
-                    try:
-                        self._inner = proxy._resubmit(*self._submission[:2])
-                        self._future = None  # a resubmission is recorded by result()
-                        self._job_id = None  # the new submission's id, when asked
-                        continue
-                    except Exception as resubmit_exc:  # noqa: BLE001
-                        exc = resubmit_exc
-                        error_class = classify_exception(exc)
-                self._finish_error(error_class, exc)
+            except Exception as exc:  # noqa: BLE001 - settled below, then re-raised
+                settled = self._settle_wait_error(exc, polls, slept_s)
+                if isinstance(settled, float):
+                    polls, slept_s = polls + 1, slept_s + settled
+                    continue
+                return settled
+            if getattr(result, "success", True) is False:
+                exc = BackendJobFailed(
+                    f"job {self.job_id()} failed: {getattr(result, 'status', 'no status')}"
+                )
+                self._finish_error("backend", exc)
                 return None, exc
+            break
         if not self._claim():  # the callback recorded it while this thread woke up
             return result, None
         return self._finish_result(result)
+
+    def _settle_wait_error(
+        self, exc: Exception, polls: int, slept_s: float
+    ) -> tuple[None, BaseException] | float | None:
+        """What an error from waiting on the job means: the recorded outcome (a
+        cancelled or failed job), a delay slept before polling again (a transient
+        error), or None: not settled, ``exc`` goes to the caller uncached."""
+        proxy = self._proxy
+        if is_cancellation(exc, proxy._adapter):
+            self._finish_cancelled()
+            return None, exc
+        if not is_wait_timeout(exc):
+            error_class = classify_exception(exc)
+            if error_class == "transient":
+                delay = proxy._rec.backoff(error_class, polls, slept_s)
+                if delay is not None:
+                    return delay
+            status = final_status(self._inner)
+            if status is JobStatus.CANCELLED:
+                self._finish_cancelled()
+                return None, exc
+            if status is JobStatus.ERROR:
+                # The provider says the job failed: this error is its outcome. (A
+                # DONE job whose result could not be fetched is not a failure: the
+                # next result() fetches it.)
+                self._finish_error(error_class, exc)
+                return None, exc
+        self._unsettled = exc
+        return None
 
     def _finish_result(self, result: Any) -> tuple[Any, BaseException | None]:
         proxy = self._proxy

@@ -83,8 +83,12 @@ class HeldJob(JobV1):
     def result(self, timeout: float | None = None) -> Any:
         return self._pending.result(timeout=timeout)
 
-    def status(self) -> JobStatus:
-        return JobStatus.DONE if self._pending.done() else JobStatus.RUNNING
+    def status(self) -> JobStatus:  # as AerJob.status() reads its future
+        if not self._pending.done():
+            return JobStatus.RUNNING
+        if self._pending.cancelled():
+            return JobStatus.CANCELLED
+        return JobStatus.DONE if self._pending.exception() is None else JobStatus.ERROR
 
     def cancel(self) -> bool:
         return self._pending.cancel()
@@ -106,5 +110,54 @@ class HeldBackend(ScriptedBackend):
         if self.edit is not None:
             self.edit(result)
         job = HeldJob(self, result, self.hidden)
+        self.jobs.append(job)
+        return job
+
+
+class PollingJob(JobV1):
+    """A provider-style job (no future): ``result()`` raises the scripted
+    ``poll_errors`` one per call, in order, then returns the real simulation result.
+    Its status is RUNNING while errors remain, then ``final``."""
+
+    def __init__(
+        self, backend: CountingBackend, result: Any, poll_errors: list[BaseException]
+    ) -> None:
+        super().__init__(backend, f"prov-{len(backend.jobs)}")
+        self._result = result
+        self.poll_errors = poll_errors
+        self.final = JobStatus.DONE
+        self.polls = 0
+
+    def submit(self) -> None:  # submitted by CountingBackend.run
+        pass
+
+    def result(self, timeout: float | None = None) -> Any:
+        self.polls += 1
+        if self.poll_errors:
+            raise self.poll_errors.pop(0)
+        return self._result
+
+    def status(self) -> JobStatus:
+        return JobStatus.RUNNING if self.poll_errors else self.final
+
+    def cancel(self) -> bool:
+        return False
+
+
+class CountingBackend(ScriptedBackend):
+    """Counts every execution it is asked for (each ``run`` runs the circuits once,
+    on Aer); each job's ``result()`` first raises ``poll_errors`` (a fresh copy per
+    job), like a provider whose polling endpoint fails."""
+
+    def __init__(self, poll_errors: list[BaseException] | None = None) -> None:
+        super().__init__()
+        self.poll_errors = list(poll_errors or [])
+        self.executions: list[Any] = []
+        self.jobs: list[PollingJob] = []
+
+    def run(self, run_input: Any, **options: Any) -> PollingJob:
+        result = super().run(run_input, **options).result()
+        self.executions.append(run_input)
+        job = PollingJob(self, result, list(self.poll_errors))
         self.jobs.append(job)
         return job
