@@ -32,11 +32,11 @@ from collector.errors import InvalidInput, ResultCorrupt
 from collector.finisher import PyFinisher
 from collector.health import recorder_errors
 from collector.ids import new_job_id
+from collector.providers import adapter_for
 from collector.quotas import Quotas
 from collector.recorder import Recorder, spool_recorder
 from collector.recording import JobRecording, error_fields
 from collector.retry import RetryPolicy
-from collector.providers import adapter_for
 from collector.spool_format import finish_times, hex_counts, run_seconds
 from collector.store import Store
 from collector.wait_errors import final_status, is_cancellation, is_wait_timeout
@@ -717,9 +717,8 @@ class ProxyJob(JobV1):
         A submitted job is never submitted again: it has a provider job id and may
         run (and bill) whatever its client says while we wait. Errors while waiting
         re-poll the same job (transient ones, with back-off) or reach the caller
-        uncached; only a job the provider reports finished is recorded as failed.
+        uncached; only a job the provider reports failed is recorded as failed.
         """
-        proxy = self._proxy
         polls, slept_s = 1, 0.0
         while True:
             try:
