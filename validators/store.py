@@ -58,6 +58,7 @@ validation_runs = Table(
     Column("calibration_at", _TS),
     Column("fidelity", Float),
     Column("tvd_ideal", Float),
+    Column("fidelity_mitigated", Float),
     Column("divergence_tvd", Float),
     Column("divergence_p", Float),
     Column("drift_statistic", Float),
@@ -104,6 +105,9 @@ class ValidationRunRecord:
     calibration_at: datetime | None = None
     fidelity: float | None = None
     tvd_ideal: float | None = None
+    # Hellinger fidelity of the readout-mitigated distribution (validators.mitigation);
+    # ``fidelity`` is the raw one. None: the backend reports no readout calibration.
+    fidelity_mitigated: float | None = None
     divergence_tvd: float | None = None
     divergence_p: float | None = None
     drift_statistic: float | None = None
