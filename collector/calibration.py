@@ -1,18 +1,36 @@
 """A backend's reported calibration: when it was taken and a small summary.
 
-Conventions, in order: a qsre ``last_calibrated_at`` attribute (simulated backends,
-adapters), qiskit-ibm-runtime's ``backend.properties().last_update_date``; the
-summary comes from the Qiskit 2 ``Target`` (instruction error rates, T1/T2).
+The time comes from the backend's provider adapter first (``collector.providers``:
+qiskit-ibm-runtime's ``properties().last_update_date``, IonQ's
+``calibration().date``, Braket's device properties), then the conventions: a qsre
+``last_calibrated_at`` attribute (simulated backends), a ``properties()`` with
+``last_update_date``. Whatever offset the provider gives, the result is aware UTC.
+The summary comes from the Qiskit 2 ``Target`` (instruction error rates, T1/T2).
 """
 
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from collector.providers import GENERIC, adapter_for
+from collector.providers.base import to_utc
 
 
 def calibration_timestamp(backend: Any) -> datetime | None:
+    """When ``backend``'s current calibration was taken, as an aware UTC datetime
+    (a naive provider time is taken as UTC), or None when nobody says."""
+    adapter = adapter_for(backend)
+    inner = getattr(backend, "wrapped", None)  # an ExecutionProxy: ask its backend's
+    if adapter is GENERIC and inner is not None and inner is not backend:
+        return calibration_timestamp(inner)
+    try:
+        stamp = adapter.calibration_at(backend)
+    except Exception:  # noqa: BLE001 - adapters promise not to raise; metadata only
+        stamp = None
+    if stamp is not None:
+        return to_utc(stamp)
     value = getattr(backend, "last_calibrated_at", None)
     if callable(value):
         value = value()
@@ -23,11 +41,7 @@ def calibration_timestamp(backend: Any) -> datetime | None:
                 value = getattr(props(), "last_update_date", None)
             except Exception:  # noqa: BLE001 - a provider call; absence is fine
                 value = None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return None
+    return to_utc(value)
 
 
 def calibration_summary(backend: Any) -> dict[str, float]:

@@ -9,8 +9,10 @@ no provider SDK is imported unless the user already imported it (the extras
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from collector.cost import Pricing
@@ -32,6 +34,48 @@ def module_of(obj: Any) -> str:
     return type(obj).__module__.split(".", 1)[0]
 
 
+def to_utc(value: Any) -> datetime | None:
+    """A provider's timestamp (datetime or ISO 8601 string, ``Z`` or any offset) as
+    an aware UTC datetime; naive means UTC (what the providers' APIs send). None
+    for anything unreadable."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def epoch_s(value: Any) -> float | None:
+    """A provider's timestamp in epoch seconds (see ``to_utc``), or None."""
+    stamp = to_utc(value)
+    return stamp.timestamp() if stamp is not None else None
+
+
+def finite_s(value: Any) -> float | None:
+    """A duration in seconds if it is a finite number >= 0, else None (a provider's
+    "unknown" can arrive as inf, NaN or a negative number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it was raised from or while handling (``__cause__``, else
+    ``__context__``), outermost first. Client libraries re-wrap their HTTP errors
+    (qiskit-ibm-runtime's ``raise IBMRuntimeError(...) from None`` keeps the
+    original in ``__context__``), so the specific error is often a link down."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
 class ProviderAdapter:
     """The generic behaviour (any BackendV2); providers override what differs.
 
@@ -48,6 +92,10 @@ class ProviderAdapter:
     #: one ``run()``). With more than 1, qsre adds no submit retries of its own on
     #: top and records the client's attempts.
     client_submit_attempts: ClassVar[int] = 1
+    #: The error class of an exception of this provider's that no rule recognised
+    #: (its generic wrappers, e.g. qiskit-ibm-runtime's ``IBMRuntimeError`` with
+    #: nothing specific inside); None leaves it ``unknown``.
+    fallback_error_class: ClassVar[str | None] = None
 
     def matches(self, obj: Any) -> bool:
         """Whether a backend, job, primitive or exception belongs to this provider."""
