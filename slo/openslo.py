@@ -3,7 +3,7 @@
 Supported: ``apiVersion: openslo/v1``, ``kind: SLO`` with an inline ``indicator``
 whose ``spec.ratioMetric`` has ``good`` (or ``bad``) and ``total`` metric sources of
 ``type: qsre``, each ``spec: {sli: <kind>, backend, project, tags,
-threshold_seconds, budget_usd}``. qsre computes good and total from the SLI kind,
+threshold_seconds, budget_usd, margin}``. qsre computes good and total from the SLI kind,
 so both sources must name the same kind and filters. ``timeWindow``: rolling
 (``isRolling: true``, ``duration`` like 28d) or calendar (``isRolling: false``,
 ``duration`` 1M or 1w, ``calendar.timeZone``; the period is aligned to the
@@ -35,7 +35,7 @@ from slo.spec import (
 )
 from slo.windows import CalendarWindow, Window, parse_duration_s
 
-_SOURCE_KEYS = ("sli", "backend", "project", "tags", "threshold_seconds", "budget_usd")
+_SOURCE_KEYS = ("sli", "backend", "project", "tags", "threshold_seconds", "budget_usd", "margin")
 
 
 def import_openslo(docs: Any, file: str) -> tuple[SLO, ...]:

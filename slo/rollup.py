@@ -28,7 +28,9 @@ How every terminal job is counted exactly once (restart-safe, idempotent):
   missed more is rebuilt.
 
 Validation SLIs read ``validation_runs`` (insert-only) by ``id`` cursor and bucket
-by ``ran_at``; until the validators' table exists they are empty.
+by ``ran_at``; until the validators' table exists they are empty, and so is an SLI
+reading a column a later validators migration adds (``mitigation_gain`` needs
+``fidelity_mitigated``) until the store has been migrated.
 """
 
 from __future__ import annotations
@@ -165,6 +167,7 @@ class Rollups:
         self.bootstrap_chunk_minutes = bootstrap_chunk_minutes
         self.dirty_log_updates = dirty_log_updates
         self._seen: dict[str, set[int]] = {"jobs": set(), "validation_runs": set()}
+        self._validation_columns: frozenset[str] = frozenset()
         self._has_validation = False
         migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
 
@@ -184,8 +187,12 @@ class Rollups:
             group = [q for q in queries.values() if q.source == source]
             if not group:
                 continue
-            if source == "validation_runs" and not self._validation_table_exists():
-                continue
+            if source == "validation_runs":
+                if not self._validation_table_exists():
+                    continue
+                group = [q for q in group if self._has_columns(q.columns)]
+                if not group:
+                    continue
             rewritten += self._update_source(source, group, as_utc(now))  # type: ignore[arg-type]
         return rewritten
 
@@ -243,6 +250,16 @@ class Rollups:
             with self.engine.connect() as conn:
                 self._has_validation = inspect(conn).has_table(VALIDATION_RUNS.name)
         return self._has_validation
+    def _has_columns(self, columns: tuple[str, ...]) -> bool:
+        missing = set(columns) - self._validation_columns
+        if missing:
+            # Re-inspected only while something is missing: once migrated, never again.
+            with self.engine.connect() as conn:
+                found = inspect(conn).get_columns(VALIDATION_RUNS.name)
+            self._validation_columns = frozenset(c["name"] for c in found)
+            missing -= self._validation_columns
+        return not missing
+
 
     # ------------------------------------------------------------------ updating
     def _update_source(self, source: Source, queries: list[SLIQuery], now: datetime) -> int:

@@ -24,6 +24,8 @@ Mapping onto the collector's metric catalogue, and what cannot be mapped:
 - fidelity / divergence → ``qsre_validation_runs_total{backend,circuit,verdict}``
   (``backend`` filter only);
 - cost_budget → ``qsre_cost_usd_total{backend,project}`` scaled by the budgeted rate;
+- mitigation_gain compares two stored fidelities per row against the SLO's own
+  ``margin``; no exported counter holds that comparison, so it is skipped;
 - ``tags`` filters never exist as labels (tags are not labels), and Timeslices
   budgeting has no exact PromQL form.
 
@@ -73,6 +75,11 @@ def skip_reason(slo: SLO) -> str | None:
         return "Timeslices budgeting has no exact PromQL equivalent"
     if sli.tags:
         return "tag filters are not Prometheus labels (tags stay in the store)"
+    if sli.kind == "mitigation_gain":
+        return (
+            "mitigation_gain compares raw and mitigated fidelity per validation run "
+            "against the SLO's margin; no exported metric counts that"
+        )
     if sli.projects and sli.kind not in ("job_success", "auth_errors", "cost_budget"):
         return f"metrics behind {sli.kind} have no project label"
     return None

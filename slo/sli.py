@@ -4,8 +4,9 @@ Each SLI reads one source table and buckets its rows by one timestamp:
 
 - job kinds read ``jobs`` (collector schema), terminal rows only, bucketed by the
   minute of ``finished_at`` (the moment the exporter counts them too);
-- ``fidelity`` / ``divergence`` read ``validation_runs`` (owned by validators; read
-  here by table name, never by importing validators), bucketed by ``ran_at``;
+- ``fidelity`` / ``divergence`` / ``mitigation_gain`` read ``validation_runs`` (owned
+  by validators; read here by table name, never by importing validators), bucketed
+  by ``ran_at``;
 - ``cost_budget`` sums ``cost_usd`` of terminal jobs (the per-minute *spend*; the
   burn conversion happens in ``slo.burn.cost_budget_buckets``).
 
@@ -20,6 +21,11 @@ Definitions (the contract shared with the Prometheus rules and the reports):
 - ``fidelity``: total = runs except verdict ``error`` and ``not_evaluated``;
   good = verdict ``ok`` or ``warn``.
 - ``divergence``: total = runs where ``diverged`` is not null; good = not diverged.
+- ``mitigation_gain``: total = runs where ``fidelity`` and ``fidelity_mitigated`` are
+  both set; good = ``fidelity_mitigated - fidelity >= margin``. A run is one circuit
+  row, like the other validation kinds: rows are what the store holds and the
+  rollups count, and a per-suite-run event would hide which circuits stopped
+  gaining (the evidence lives per circuit).
 
 Filters: ``backend`` / ``project`` (IN lists) and ``tags`` (JSON field equality; the
 ``purpose`` tag maps to the ``purpose`` column, which defaults to ``workload``).
@@ -45,7 +51,7 @@ from sqlalchemy import (
 
 from collector.schema import TERMINAL_STATUSES, JobRow
 from slo.errors import SLOError
-from slo.spec import SLISpec
+from slo.spec import VALIDATION_KINDS, SLISpec
 from slo.validation_table import VALIDATION_RUNS
 
 JOBS = JobRow.__table__
@@ -73,10 +79,13 @@ class SLIQuery:
     total: ColumnElement[bool]
     good: ColumnElement[bool] | None
     value: Any = None
+    # Source columns added by a later migration than the table itself: until the
+    # store has them the series stays empty (see slo.rollup).
+    columns: tuple[str, ...] = ()
 
 
 def source_of(sli: SLISpec) -> Source:
-    return "validation_runs" if sli.kind in ("fidelity", "divergence") else "jobs"
+    return "validation_runs" if sli.kind in VALIDATION_KINDS else "jobs"
 
 
 def sli_key(sli: SLISpec) -> str:
@@ -88,6 +97,10 @@ def sli_key(sli: SLISpec) -> str:
         "tags": sorted(sli.tags),
         "threshold_seconds": sli.threshold_seconds,
     }
+    if sli.margin is not None:
+        # Only when set, so the keys (and rollup series) of the other kinds stay as
+        # they were before margin existed.
+        ident["margin"] = sli.margin
     digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
     return f"{sli.kind[:12]}-{digest[:16]}"
 
@@ -149,6 +162,12 @@ def _validation_query(sli: SLISpec, key: str) -> SLIQuery:
     if sli.kind == "fidelity":
         total = and_(base, v.c.verdict.not_in(("error", "not_evaluated")))
         return SLIQuery(key, "validation_runs", total, and_(total, v.c.verdict.in_(("ok", "warn"))))
+    if sli.kind == "mitigation_gain":
+        if sli.margin is None:
+            raise SLIError("SLI mitigation_gain needs margin, got None")
+        total = and_(base, v.c.fidelity.is_not(None), v.c.fidelity_mitigated.is_not(None))
+        good = and_(total, v.c.fidelity_mitigated - v.c.fidelity >= sli.margin)
+        return SLIQuery(key, "validation_runs", total, good, columns=("fidelity_mitigated",))
     total = and_(base, v.c.diverged.is_not(None))
     return SLIQuery(key, "validation_runs", total, and_(total, v.c.diverged == false()))
 

@@ -13,6 +13,7 @@ consumes these models and never re-reads YAML. Native format, one list item::
         tags: {team: quantum}          # store-only: no Prometheus equivalent
         threshold_seconds: 300         # queue_latency / e2e_latency only
         budget_usd: 1000               # cost_budget only
+        margin: 0.01                   # mitigation_gain only
       window: 30d                      # rolling, or {calendar: month, time_zone: Europe/Berlin}
       policy: sre-workbook             # default
       min_events: 10                   # low-traffic guard per long window
@@ -33,6 +34,10 @@ SLI kinds (good / total events, counted from the store by the rollups):
 - ``auth_errors``: good = terminal jobs not failing with error_class auth; total =
   all terminal jobs.
 - ``divergence``: validation runs; good = not diverged; total = evaluated runs.
+- ``mitigation_gain``: validation runs (one per reference circuit and suite run);
+  good = readout-mitigated fidelity >= raw fidelity + ``margin``; total = runs with
+  both fidelities (backends reporting no readout calibration have none). ``margin``
+  (required, 0 <= margin < 1) is in fidelity units.
 - ``cost_budget``: spend against ``budget_usd`` over the (nominal) period. Per
   minute, total = budget rate / (1 − objective) and bad = spend, so the error ratio
   divided by the error budget (the burn rate) is exactly spend rate / budgeted rate;
@@ -63,9 +68,10 @@ SLI_KINDS = (
     "auth_errors",
     "divergence",
     "cost_budget",
+    "mitigation_gain",
 )
 LATENCY_KINDS = ("queue_latency", "e2e_latency")
-VALIDATION_KINDS = ("fidelity", "divergence")
+VALIDATION_KINDS = ("fidelity", "divergence", "mitigation_gain")
 DEFAULT_MIN_EVENTS = 10
 _SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -83,6 +89,7 @@ class SLISpec:
     tags: tuple[tuple[str, str], ...] = ()
     threshold_seconds: float | None = None
     budget_usd: float | None = None
+    margin: float | None = None  # mitigation_gain only
 
 
 @dataclass(frozen=True)
@@ -280,7 +287,7 @@ def parse_policy_name(value: Any, file: str, path: str) -> str:
 
 def parse_sli(value: Any, file: str, path: str) -> SLISpec:
     f = Fields(value, file, path, "a mapping with kind and optional filters")
-    f.unknown(("kind", "backend", "project", "tags", "threshold_seconds", "budget_usd"))
+    f.unknown(("kind", "backend", "project", "tags", "threshold_seconds", "budget_usd", "margin"))
     return build_sli(f)
 
 
@@ -303,6 +310,15 @@ def build_sli(f: Fields) -> SLISpec:
         budget = f.number("budget_usd", "a positive number of USD", lambda v: v > 0)
     elif "budget_usd" in f.data:
         raise f.fail("budget_usd", f"absent for kind {kind} (cost_budget only)", "set")
+    margin = None
+    if kind == "mitigation_gain":
+        margin = f.number(
+            "margin",
+            "a fidelity gain 0 <= margin < 1 (required for mitigation_gain)",
+            lambda v: 0 <= v < 1,
+        )
+    elif "margin" in f.data:
+        raise f.fail("margin", f"absent for kind {kind} (mitigation_gain only)", "set")
     return SLISpec(
         kind=kind,
         backends=f.strings("backend"),
@@ -310,6 +326,7 @@ def build_sli(f: Fields) -> SLISpec:
         tags=f.str_map("tags", label_keys=False),
         threshold_seconds=threshold,
         budget_usd=budget,
+        margin=margin,
     )
 
 

@@ -34,6 +34,7 @@ VALIDATION_RUNS = Table(
     Column("shots", Integer),
     Column("fidelity", Float),
     Column("divergence_tvd", Float),
+    Column("fidelity_mitigated", Float),  # validators migration v0002
     Column("divergence_p", Float),
     Column("drift_statistic", Float),
     Column("drift_threshold", Float),

@@ -12,7 +12,10 @@ One suite run on one backend:
 2. counts are compared with the exact ideal distribution (Hellinger fidelity, TVD),
    with the backend's noisy prediction (:func:`validators.drift.check_divergence`;
    not evaluated without calibration, never DIVERGED) and fed to the backend's
-   persisted :class:`validators.drift.DriftDetector`;
+   persisted :class:`validators.drift.DriftDetector`; the counts are also
+   readout-mitigated from the backend's reported readout calibration
+   (:mod:`validators.mitigation`, no extra jobs) and the mitigated distribution's
+   fidelity to the ideal one is kept beside the raw one;
 3. one ``validation_runs`` row per circuit and the detector state are written in one
    transaction, and a frozen :class:`ValidationReport` is returned.
 
@@ -68,6 +71,7 @@ from validators.drift import (
     check_divergence,
 )
 from validators.errors import DetectorStateError
+from validators.mitigation import MitigationResult, measured_qubits, mitigate, readout_calibration
 from validators.reference import (
     calibration_timestamp,
     has_calibration,
@@ -356,6 +360,7 @@ class ValidationRunner:
         if coincident.changed and cause:
             cause = f"firmware/compiler regression ({coincident.describe()})"
 
+        mitigation = self._mitigate(backend, suite, counts)
         rows = self._rows(
             suite=suite,
             backend=name,
@@ -371,6 +376,7 @@ class ValidationRunner:
             reported_change=reported_change,
             cause=cause,
             versions=versions,
+            mitigation=mitigation,
         )
         new_state = {
             "version": RUNNER_STATE_VERSION,
@@ -430,6 +436,7 @@ class ValidationRunner:
         reported_change: Mapping[str, float],
         cause: str,
         versions: dict[str, Any],
+        mitigation: Mapping[str, MitigationResult],
     ) -> list[ValidationRunRecord]:
         drift_by = {c.circuit: c for c in (drift_result.circuits if drift_result else ())}
         div_by = {c.circuit: c for c in divergence.circuits}
@@ -471,6 +478,13 @@ class ValidationRunner:
                 }
             if ref.name in reported_change:
                 evidence["reported_change_tvd"] = reported_change[ref.name]
+            mitigated = mitigation.get(ref.name)
+            if mitigated is not None:
+                evidence["readout_mitigation"] = {
+                    "method": "mthree",
+                    "qubits": list(mitigated.qubits),
+                    "calibration": list(mitigated.sources),
+                }
             row_verdict = _row_verdict(drift_v, g.verdict)
             if cause and row_verdict in ("drift", "diverged"):
                 evidence["likely_cause"] = cause
@@ -480,6 +494,7 @@ class ValidationRunner:
                     verdict=row_verdict,
                     fidelity=hellinger_fidelity(measured, ref.ideal_probabilities),
                     tvd_ideal=total_variation_distance(measured, ref.ideal_probabilities),
+                    fidelity_mitigated=mitigated.fidelity_mitigated if mitigated else None,
                     divergence_tvd=g.tvd if evaluated_div else None,
                     divergence_p=g.p_value if evaluated_div else None,
                     drift_statistic=d.cusum if d is not None and d.z is not None else None,
@@ -490,6 +505,38 @@ class ValidationRunner:
                 )
             )
         return rows
+
+    def _mitigate(
+        self,
+        backend: BackendV2,
+        suite: Sequence[ReferenceCircuit],
+        counts: Mapping[str, Mapping[str, int]],
+    ) -> dict[str, MitigationResult]:
+        """Readout-mitigated fidelity of each measured circuit (validators.mitigation),
+        from the backend's reported readout calibration: no extra jobs. Empty when the
+        backend reports none. Never raises: a failure leaves the column null."""
+        try:
+            calibration = readout_calibration(backend)
+        except Exception as exc:  # noqa: BLE001 - mitigation is extra evidence, not the run
+            log.warning("readout calibration of %s unreadable: %s", backend.name, exc)
+            return {}
+        if calibration is None:
+            return {}
+        out: dict[str, MitigationResult] = {}
+        for ref in suite:
+            if ref.name not in counts:
+                continue
+            try:
+                qubits = measured_qubits(transpile_reference(ref, backend))
+                if calibration.covers(qubits):
+                    out[ref.name] = mitigate(
+                        counts[ref.name], qubits, calibration, ref.ideal_probabilities
+                    )
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                log.warning(
+                    "readout mitigation of %s on %s failed: %s", ref.name, backend.name, exc
+                )
+        return out
 
 
 def run_validation(
