@@ -43,6 +43,29 @@ def build(datasource_uid: str) -> Dashboard:
     )
     timeseries(
         layout,
+        "Readout mitigation: raw vs mitigated fidelity",
+        [
+            # Raw fidelity averaged over the same circuits as the mitigated one, so a
+            # backend reporting no readout calibration does not skew the comparison.
+            Query(
+                f"avg by (backend) (qsre_validation_fidelity{{{BACKEND}}} "
+                f"and on (backend, circuit) qsre_validation_fidelity_mitigated{{{BACKEND}}})",
+                "raw {{backend}}",
+            ),
+            Query(
+                f"avg by (backend) (qsre_validation_fidelity_mitigated{{{BACKEND}}})",
+                "mitigated {{backend}}",
+            ),
+        ],
+        unit="percentunit",
+        max_value=1,
+        description="Mean Hellinger fidelity to the ideal distribution over the reference "
+        "circuits of each backend, from raw counts and after readout mitigation (mthree, with "
+        "the backend's reported readout calibration). Mitigated not above raw means the "
+        "reported readout calibration no longer describes the device.",
+    )
+    timeseries(
+        layout,
         "Divergence vs noisy simulator (TVD)",
         [Query(f"qsre_validation_divergence_tvd{{{BACKEND}}}", "{{backend}} {{circuit}}")],
         description="Total variation distance between measured counts and the backend's own "

@@ -4,8 +4,9 @@
 
 Families (names and labels from ``collector.metrics``): ``qsre_validation_runs_total``
 (counter by backend, circuit, worst verdict), and the last value per backend and
-circuit of ``qsre_validation_fidelity``, ``qsre_validation_divergence_tvd`` and
-``qsre_drift_statistic``, plus ``qsre_backend_verdict`` (1 for the verdict of the
+circuit of ``qsre_validation_fidelity``, ``qsre_validation_fidelity_mitigated``
+(readout-mitigated; defined here, beside the source that fills it),
+``qsre_validation_divergence_tvd`` and ``qsre_drift_statistic``, plus ``qsre_backend_verdict`` (1 for the verdict of the
 backend's newest evaluated suite run, 0 for the other verdicts).
 
 Rows whose verdict is ``error`` (the job failed) are not validation outcomes: they
@@ -42,10 +43,19 @@ _COLUMNS = (
     "ran_at",
     "verdict",
     "fidelity",
+    "fidelity_mitigated",
     "divergence_tvd",
     "drift_statistic",
 )
 _IN_CHUNK = 500
+
+VALIDATION_FIDELITY_MITIGATED = m.MetricSpec(
+    "qsre_validation_fidelity_mitigated",
+    "gauge",
+    "Hellinger fidelity of the last validation run's readout-mitigated distribution "
+    "against the ideal distribution (absent where the backend reports no readout calibration).",
+    ("backend", "circuit"),
+)
 
 
 class ValidationMetrics:
@@ -70,6 +80,7 @@ class ValidationMetrics:
         # (backend, circuit) -> (ran_at, id, value) for the "last" gauges
         self._last: dict[str, dict[tuple[str, str], tuple[datetime, int, float]]] = {
             "fidelity": {},
+            "fidelity_mitigated": {},
             "divergence_tvd": {},
             "drift_statistic": {},
         }
@@ -157,6 +168,7 @@ class ValidationMetrics:
         )
         gauges = {
             "fidelity": _gauge(m.VALIDATION_FIDELITY),
+            "fidelity_mitigated": _gauge(VALIDATION_FIDELITY_MITIGATED),
             "divergence_tvd": _gauge(m.VALIDATION_DIVERGENCE_TVD),
             "drift_statistic": _gauge(m.DRIFT_STATISTIC),
         }

@@ -82,6 +82,7 @@ def exported(tmp_path_factory, t0_module):
                 shots=2000,
                 verdict=verdict,
                 fidelity=0.97,
+                fidelity_mitigated=0.99,
                 divergence_tvd=0.02,
                 drift_statistic=0.5,
             )
@@ -185,6 +186,7 @@ def test_synthetic_store_covers_the_catalogue(exported):
         "qsre_recorder_errors_total",
         "qsre_validation_runs_total",
         "qsre_validation_fidelity",
+        "qsre_validation_fidelity_mitigated",
         "qsre_validation_divergence_tvd",
         "qsre_drift_statistic",
         "qsre_backend_verdict",
