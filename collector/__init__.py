@@ -1,5 +1,6 @@
 """qsre collector: execution proxy, event store, metrics and traces for quantum backends."""
 
+from collector.braket import instrument_braket
 from collector.clock import Clock, SystemClock, VirtualClock
 from collector.errors import CollectorError, InvalidInput, QuotaExceeded, ResultCorrupt, StoreError
 from collector.proxy import ExecutionProxy
@@ -12,6 +13,7 @@ __all__ = [
     "Clock",
     "ExecutionProxy",
     "RetryPolicy",
+    "instrument_braket",
     "instrument_sampler",
     "CollectorError",
     "InvalidInput",

@@ -27,6 +27,8 @@ _NAME_RULES: tuple[tuple[str, str], ...] = (
     # qiskit
     ("JobTimeoutError", "timeout"),
     ("CircuitError", "invalid_input"),
+    # pydantic (Braket's task and device schemas) and other input validators
+    ("ValidationError", "invalid_input"),
     ("TranspilerError", "invalid_input"),
     # generic / network stacks (httpx, requests, urllib3, stdlib)
     ("AuthenticationError", "auth"),
