@@ -228,6 +228,11 @@ def is_local_task(task: Any) -> bool:
 class BraketAdapter(ProviderAdapter):
     name: ClassVar[str] = "braket"
     modules: ClassVar[tuple[str, ...]] = ("braket", "qiskit_braket_provider", "botocore")
+    # botocore's default ("legacy") retry mode makes up to 5 attempts at a throttled,
+    # 5xx or dropped CreateQuantumTask (botocore/data/_retry.json: max_attempts 5),
+    # all with one auto-filled idempotency token; another run() from qsre would carry
+    # a new token and could create a second task.
+    client_submit_attempts: ClassVar[int] = 5
     fallback_error_class: ClassVar[str | None] = "backend"
 
     def backend_name(self, backend: Any) -> str:
