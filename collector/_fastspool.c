@@ -267,10 +267,20 @@ static PyTypeObject AppenderType;
 static PyObject *
 float_or_none(PyObject *value)
 {
-    if (PyFloat_CheckExact(value))
-        return Py_NewRef(value);
-    if (PyLong_CheckExact(value))
-        return PyNumber_Float(value);
+    /* A duration is a finite number >= 0; anything else (a provider's missing
+     * duration turned inf or nan) is unknown, never a JSON Infinity. */
+    if (PyFloat_CheckExact(value)) {
+        double v = PyFloat_AS_DOUBLE(value);
+        if (isfinite(v) && v >= 0.0)
+            return Py_NewRef(value);
+        Py_RETURN_NONE;
+    }
+    if (PyLong_CheckExact(value)) {
+        PyObject *out = PyNumber_Float(value);
+        if (out == NULL || (isfinite(PyFloat_AS_DOUBLE(out)) && PyFloat_AS_DOUBLE(out) >= 0.0))
+            return out;
+        Py_DECREF(out);
+    }
     Py_RETURN_NONE;
 }
 

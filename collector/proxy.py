@@ -30,14 +30,14 @@ from collector.clock import Clock, SystemClock
 from collector.cost import Pricing
 from collector.errors import InvalidInput, ResultCorrupt
 from collector.finisher import PyFinisher
-from collector.health import recorder_errors
 from collector.ids import new_job_id
+from collector.lifecycle import lifecycle_times
 from collector.providers import adapter_for
 from collector.quotas import Quotas
 from collector.recorder import Recorder, spool_recorder
 from collector.recording import JobRecording, error_fields
 from collector.retry import RetryPolicy
-from collector.spool_format import finish_times, hex_counts, run_seconds
+from collector.spool_format import hex_counts, run_seconds
 from collector.store import Store
 from collector.wait_errors import final_status, is_cancellation, is_wait_timeout
 
@@ -63,17 +63,6 @@ class JobKind(enum.Enum):
 
 class BackendJobFailed(Exception):
     """A job whose result came back unsuccessful (``result.success`` false)."""
-
-
-def _parse_ts(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def normalize_circuits(run_input: Any) -> list[QuantumCircuit]:
@@ -125,13 +114,17 @@ def validate_shots(shots: Any) -> int:
     return shots
 
 
-def extract_counts(result: Any, shots: int) -> list[dict[str, Any]]:
-    """Per-circuit raw counts from a BackendV2 ``Result``, validated.
+def extract_counts(result: Any, shots: int) -> tuple[list[dict[str, Any]], int]:
+    """Per-circuit raw counts from a BackendV2 ``Result``, and the shots discrepancy:
+    counts summed over circuits minus the shots asked for (0 when they agree).
 
-    Raises ``ResultCorrupt`` naming the circuit, the field and the value when counts
-    do not sum to the shots or a bitstring is wider than the classical register.
+    Counts that do not sum to the shots are the provider's (IonQ's QPU counts are
+    rounded probabilities): recorded with the discrepancy, never raised at the
+    user. Raises ``ResultCorrupt`` naming the circuit, the field and the value when
+    a circuit has no counts or a bitstring is wider than the classical register.
     """
     out: list[dict[str, Any]] = []
+    discrepancy = 0
     for index, exp in enumerate(getattr(result, "results", None) or ()):
         header = getattr(exp, "header", None)
         width = None
@@ -148,11 +141,7 @@ def extract_counts(result: Any, shots: int) -> list[dict[str, Any]]:
                 f"result of circuit {index}: no counts (field data.counts is missing)"
             )
         exp_shots = getattr(exp, "shots", None) or shots
-        total = sum(counts.values())
-        if total != exp_shots:
-            raise ResultCorrupt(
-                f"result of circuit {index}: counts sum to {total}, expected shots={exp_shots}"
-            )
+        discrepancy += int(sum(counts.values())) - int(exp_shots)
         hex_keys = True
         for key in counts:
             if key.startswith("0x"):
@@ -170,48 +159,7 @@ def extract_counts(result: Any, shots: int) -> list[dict[str, Any]]:
                         f"expected the classical register width {width}"
                     )
         out.append({"fmt": "hex" if hex_keys else "bin", "num_clbits": width, "counts": counts})
-    return out
-
-
-def _epoch(value: Any) -> float | None:
-    parsed = _parse_ts(value)
-    return parsed.timestamp() if parsed is not None else None
-
-
-def lifecycle_times(
-    inner_job: Any,
-    result: Any,
-    submitted_s: float,
-    observed_running_s: float | None,
-    now_s: float,
-) -> dict[str, Any]:
-    """Lifecycle times of a finished job, in epoch seconds: from provider metadata
-    where it exists (qiskit-ibm-runtime's ``job.metrics()`` timestamps and quantum
-    seconds, Aer's ``result.time_taken``), else from what the proxy observed.
-    (The proxy's common path leaves the arithmetic, ``finish_times``, to the
-    shipper.)"""
-    started = finished = None
-    run_seconds = None
-    metrics_fn = getattr(inner_job, "metrics", None)
-    if callable(metrics_fn):
-        try:
-            metrics = metrics_fn() or {}
-            stamps = metrics.get("timestamps") or {}
-            started = _epoch(stamps.get("running"))
-            finished = _epoch(stamps.get("finished"))
-            usage = metrics.get("usage") or {}
-            if usage.get("quantum_seconds") is not None:
-                run_seconds = float(usage["quantum_seconds"])
-        except Exception:  # noqa: BLE001 - metadata only
-            recorder_errors.inc("provider_metrics")
-    if run_seconds is None:
-        taken = getattr(result, "time_taken", None)
-        if isinstance(taken, (int, float)):
-            run_seconds = float(taken)
-    finished = finished or now_s
-    if started is None:
-        started = observed_running_s
-    return {"finished_at": finished, **finish_times(submitted_s, finished, started, run_seconds)}
+    return out, discrepancy
 
 
 class ExecutionProxy(BackendV2):
@@ -789,11 +737,19 @@ class ProxyJob(JobV1):
                 self._finish_done_fast(result, now_s, *fast)
                 return result, None
         try:
-            counts = extract_counts(result, self._shots)
+            counts, discrepancy = extract_counts(result, self._shots)
         except ResultCorrupt as exc:
             self._record_error("result_corrupt", exc)
             return None, exc
-        self._finish_done(result, counts, now_s)
+        if discrepancy and not proxy._adapter.counts_may_round(proxy.wrapped):
+            log.warning(
+                "job %s on %s: counts sum to %+d shots off what was asked for; recorded "
+                "as shots_discrepancy",
+                self.qsre_job_id,
+                proxy.name,
+                discrepancy,
+            )
+        self._finish_done(result, counts, now_s, discrepancy)
         return result, None
 
     def _finish_done_fast(
@@ -823,7 +779,9 @@ class ProxyJob(JobV1):
             counts if proxy.record_counts else None,
         )
 
-    def _finish_done(self, result: Any, counts: list[dict[str, Any]], now_s: float) -> None:
+    def _finish_done(
+        self, result: Any, counts: list[dict[str, Any]], now_s: float, discrepancy: int
+    ) -> None:
         proxy = self._proxy
         timings = lifecycle_times(
             self._inner, result, self._submitted_s, self._observed_running_s, now_s
@@ -834,6 +792,7 @@ class ProxyJob(JobV1):
             "attempts": self._attempts,
             "cost_usd": cost,
             "provider_job_id": self.job_id(),
+            "shots_discrepancy": discrepancy or None,
             **timings,
         }
         if proxy.record_counts:

@@ -48,6 +48,8 @@ class Job:
     cost_usd: float = 0.0
     calibration_at: datetime | None = None
     recorder: str | None = None
+    shots_discrepancy: int | None = None
+    details: dict[str, Any] | None = None
     seq: int | None = None
 
     @property

@@ -7,7 +7,7 @@ Changes here go through an Alembic migration in ``collector/migrations``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,12 +20,47 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGSERIAL.
 SeqType = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored and read back as UTC, on every dialect.
+
+    Providers hand out local offsets (qiskit-ibm-runtime's calibration dates carry
+    ``-05:00``); SQLite keeps no offset and would store the local wall time as if
+    it were UTC. So every value is converted to UTC before it is bound (naive
+    means UTC already; ISO strings and epoch seconds are accepted), and read back
+    aware. On SQLite it is bound naive, the form earlier rows have, so stored
+    strings keep comparing in time order.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            value = datetime.fromtimestamp(value, UTC)
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, ISO string or epoch seconds, got {value!r}")
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 TERMINAL_STATUSES = ("done", "error", "cancelled", "unknown")
 STATUSES = ("queued", "running", *TERMINAL_STATUSES)
@@ -74,9 +109,9 @@ class JobRow(Base):
     max_qubits: Mapped[int | None] = mapped_column(Integer)
     max_depth: Mapped[int | None] = mapped_column(Integer)
     shots: Mapped[int | None] = mapped_column(Integer)
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     queue_seconds: Mapped[float | None] = mapped_column(Float)
     run_seconds: Mapped[float | None] = mapped_column(Float)
     e2e_seconds: Mapped[float | None] = mapped_column(Float)
@@ -85,8 +120,14 @@ class JobRow(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
-    calibration_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    calibration_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recorder: Mapped[str | None] = mapped_column(String(200))
+    # Counts summed over circuits minus the shots asked for, when not 0 (IonQ's
+    # QPU counts are rounded probabilities; a provider bug shows here too).
+    shots_discrepancy: Mapped[int | None] = mapped_column(Integer)
+    # What only some jobs have: a primitive's pubs, precision, expectation values,
+    # resilience options (see collector.estimator).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_jobs_backend_finished", "backend", "finished_at"),
@@ -116,9 +157,9 @@ class BackendRow(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     num_qubits: Mapped[int | None] = mapped_column(Integer)
     provider: Mapped[str | None] = mapped_column(String(200))
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_calibration_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_calibration_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CalibrationSnapshotRow(Base):
@@ -128,8 +169,8 @@ class CalibrationSnapshotRow(Base):
 
     id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     backend: Mapped[str] = mapped_column(String(200))
-    calibrated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    calibrated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime())
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (UniqueConstraint("backend", "calibrated_at"),)

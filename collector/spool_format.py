@@ -22,6 +22,7 @@ started/queue/e2e times are derived by the shipper (``derive_times``).
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,9 +108,11 @@ def run_seconds(result: Any) -> float | None:
     """A result's execution time (``Result.time_taken``) as a float, or None; what
     ``_fastspool.run_seconds`` reads (it skips ``Result.__getattr__``)."""
     value = getattr(result, "time_taken", None)
-    if type(value) is float:
-        return value
-    return float(value) if type(value) is int else None
+    if type(value) is int:
+        value = float(value)
+    # A duration is finite and >= 0; anything else (a provider's missing duration
+    # turned inf or nan) is unknown: stored as null, never as JSON Infinity.
+    return value if type(value) is float and 0.0 <= value < math.inf else None
 
 
 def format_done(

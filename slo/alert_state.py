@@ -18,7 +18,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Integer,
     MetaData,
     String,
@@ -31,13 +30,14 @@ from sqlalchemy import (
 
 from collector import migrate
 from collector.clock import as_utc
+from collector.schema import UTCDateTime
 from collector.store import Store
 from slo.alerts import Alert, Matcher, Silence
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version_slo"
 
-_TS = DateTime(timezone=True)
+_TS = UTCDateTime()  # UTC on every dialect, whatever offset a provider gave
 metadata = MetaData()
 alerts_table = Table(
     "slo_alerts",

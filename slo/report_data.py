@@ -32,7 +32,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Integer,
     MetaData,
     String,
@@ -42,7 +41,7 @@ from sqlalchemy import (
 )
 
 from collector.clock import Clock, as_utc
-from collector.schema import BackendRow, CalibrationSnapshotRow, JobRow
+from collector.schema import BackendRow, CalibrationSnapshotRow, JobRow, UTCDateTime
 from collector.store import Store
 from slo.alerts import ALERT_KINDS
 from slo.errors import SLOError
@@ -57,6 +56,8 @@ SPIKE_FACTOR = 3.0
 SPIKE_MIN_USD = 1.0
 BASELINE_WEEKS = 4
 TOP_SPENDERS = 5
+# Margin of the report's "improved" share when no mitigation_gain SLO names one.
+DEFAULT_MITIGATION_MARGIN = 0.01
 
 DEFINITIONS = {
     "day": "local day (report time zone) of a job's submitted_at",
@@ -72,6 +73,11 @@ DEFINITIONS = {
     "alerts": (
         "alert episodes from slo_alerts and the notification log; an episode starts at its "
         "first notification (or starts_at) and ends at its resolution"
+    ),
+    "mitigation": (
+        "validation runs (one per reference circuit) with raw and readout-mitigated fidelity; "
+        "improved = mitigated - raw >= margin (the first mitigation_gain SLO's margin, else "
+        f"{DEFAULT_MITIGATION_MARGIN:g}); means are plain means over those runs"
     ),
 }
 
@@ -311,11 +317,29 @@ class BackendVerdicts:
 
 
 @dataclass(frozen=True)
+class MitigationGain:
+    """Readout mitigation on one backend over the week: the validation runs that have
+    both a raw and a mitigated fidelity, and how many gained at least ``margin``."""
+
+    backend: str
+    runs: int
+    improved: int
+    margin: float
+    mean_fidelity_raw: float
+    mean_fidelity_mitigated: float
+
+    @property
+    def share_improved(self) -> float:
+        return self.improved / self.runs
+
+
+@dataclass(frozen=True)
 class FidelitySection:
     available: bool
     trend: tuple[FidelityPoint, ...]
     verdicts: tuple[BackendVerdicts, ...]
     events: tuple[ValidationEvent, ...]
+    mitigation: tuple[MitigationGain, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -680,7 +704,7 @@ def _slo_entries(
 
 # ------------------------------------------------------------------------ alerts
 _meta = MetaData()
-_TS = DateTime(timezone=True)
+_TS = UTCDateTime()  # UTC on every dialect, whatever offset a provider gave
 _alerts_t = Table(
     "slo_alerts",
     _meta,
@@ -861,6 +885,60 @@ def _fidelity(store: Store, week: ReportWeek) -> FidelitySection:
     )
 
 
+def _mitigation(store: Store, week: ReportWeek, margin: float) -> tuple[MitigationGain, ...]:
+    """Per backend: runs with both fidelities, how many improved by >= margin, means.
+
+    Same rows and the same comparison as the ``mitigation_gain`` SLI (slo.sli)."""
+    columns = {c["name"] for c in inspect(store.engine).get_columns(VALIDATION_RUNS.name)}
+    if "fidelity_mitigated" not in columns:  # store not migrated yet: nothing recorded
+        return ()
+    t = VALIDATION_RUNS
+    q = select(t.c.backend, t.c.fidelity, t.c.fidelity_mitigated).where(
+        t.c.ran_at >= week.start,
+        t.c.ran_at < week.end,
+        t.c.fidelity.is_not(None),
+        t.c.fidelity_mitigated.is_not(None),
+    )
+    raw: dict[str, list[float]] = defaultdict(list)
+    mitigated: dict[str, list[float]] = defaultdict(list)
+    with store.engine.connect() as conn:
+        for r in conn.execute(q):
+            raw[r.backend].append(float(r.fidelity))
+            mitigated[r.backend].append(float(r.fidelity_mitigated))
+    out = []
+    for backend in sorted(raw):
+        f_raw, f_mit = raw[backend], mitigated[backend]
+        out.append(
+            MitigationGain(
+                backend=backend,
+                runs=len(f_raw),
+                improved=sum(1 for a, b in zip(f_raw, f_mit, strict=True) if b - a >= margin),
+                margin=margin,
+                mean_fidelity_raw=statistics.fmean(f_raw),
+                mean_fidelity_mitigated=statistics.fmean(f_mit),
+            )
+        )
+    return tuple(out)
+
+
+def _with_mitigation(
+    section: FidelitySection, store: Store, week: ReportWeek, slos: Sequence[SLO]
+) -> FidelitySection:
+    if not section.available:
+        return section
+    return dataclasses.replace(
+        section, mitigation=_mitigation(store, week, mitigation_margin(slos))
+    )
+
+
+def mitigation_margin(slos: Sequence[SLO]) -> float:
+    """The margin the report's "improved" share uses: the first mitigation_gain SLO's."""
+    for slo in slos:
+        if slo.sli.kind == "mitigation_gain" and slo.sli.margin is not None:
+            return slo.sli.margin
+    return DEFAULT_MITIGATION_MARGIN
+
+
 def _calibration(store: Store, week: ReportWeek) -> tuple[CalibrationAge, ...]:
     snaps = CalibrationSnapshotRow.__table__
     backends = BackendRow.__table__
@@ -919,7 +997,7 @@ def collect_report_data(
         slos=slo_entries,
         slo_error=slo_error,
         alerts=_alerts(store, week),
-        fidelity=_fidelity(store, week),
+        fidelity=_with_mitigation(_fidelity(store, week), store, week, slos),
         calibration=_calibration(store, week),
         latency=_latency(jobs, week, day),
         cost=_cost(jobs, day, week, baseline, baseline_days),

@@ -63,11 +63,10 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy import DateTime as SADateTime
 
 from collector import migrate
 from collector.clock import as_utc
-from collector.schema import TERMINAL_STATUSES
+from collector.schema import TERMINAL_STATUSES, UTCDateTime
 from slo.burn import cost_budget_buckets
 from slo.sli import JOBS, VALIDATION_RUNS, SLIQuery, Source, sli_query, source_table, time_column
 from slo.spec import SLO
@@ -89,7 +88,7 @@ SOURCES_T = Table(
     Column("cursor", BigInteger),
     Column("marks", SAJSON),
     Column("update_no", BigInteger),
-    Column("updated_at", SADateTime(timezone=True)),
+    Column("updated_at", UTCDateTime()),
 )
 PENDING_T = Table("slo_rollup_pending", _META, Column("seq", BigInteger, primary_key=True))
 SERIES_T = Table(
@@ -98,7 +97,7 @@ SERIES_T = Table(
     Column("sli_key", String(40), primary_key=True),
     Column("source", String(32)),
     Column("spec", SAJSON),
-    Column("built_at", SADateTime(timezone=True)),
+    Column("built_at", UTCDateTime()),
     Column("synced_update", BigInteger),
 )
 DIRTY_T = Table(
@@ -167,8 +166,8 @@ class Rollups:
         self.bootstrap_chunk_minutes = bootstrap_chunk_minutes
         self.dirty_log_updates = dirty_log_updates
         self._seen: dict[str, set[int]] = {"jobs": set(), "validation_runs": set()}
-        self._validation_columns: frozenset[str] = frozenset()
         self._has_validation = False
+        self._validation_columns: frozenset[str] = frozenset()
         migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
 
     # ------------------------------------------------------------------ public API
@@ -250,6 +249,7 @@ class Rollups:
             with self.engine.connect() as conn:
                 self._has_validation = inspect(conn).has_table(VALIDATION_RUNS.name)
         return self._has_validation
+
     def _has_columns(self, columns: tuple[str, ...]) -> bool:
         missing = set(columns) - self._validation_columns
         if missing:
@@ -259,7 +259,6 @@ class Rollups:
             self._validation_columns = frozenset(c["name"] for c in found)
             missing -= self._validation_columns
         return not missing
-
 
     # ------------------------------------------------------------------ updating
     def _update_source(self, source: Source, queries: list[SLIQuery], now: datetime) -> int:

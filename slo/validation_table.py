@@ -13,13 +13,14 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Float,
     Integer,
     MetaData,
     String,
     Table,
 )
+
+from collector.schema import UTCDateTime
 
 _META = MetaData()
 VALIDATION_RUNS = Table(
@@ -30,11 +31,11 @@ VALIDATION_RUNS = Table(
     Column("backend", String(200)),
     Column("circuit", String(100)),
     Column("family", String(50)),
-    Column("ran_at", DateTime(timezone=True)),
+    Column("ran_at", UTCDateTime()),
     Column("shots", Integer),
     Column("fidelity", Float),
-    Column("divergence_tvd", Float),
     Column("fidelity_mitigated", Float),  # validators migration v0002
+    Column("divergence_tvd", Float),
     Column("divergence_p", Float),
     Column("drift_statistic", Float),
     Column("drift_threshold", Float),

@@ -16,7 +16,8 @@ from qiskit.providers import JobStatus
 
 from collector import VirtualClock
 from collector.ids import new_job_id
-from collector.proxy import ExecutionProxy, lifecycle_times
+from collector.lifecycle import lifecycle_times
+from collector.proxy import ExecutionProxy
 from collector.recorder import SpoolRecorder
 from collector.spool_format import (
     DERIVE_TIMES,
