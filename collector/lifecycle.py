@@ -14,41 +14,16 @@ within ``CLOCK_SKEW_S`` of that moment. Otherwise the observed times are used.
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
 from typing import Any
 
 from collector.health import recorder_errors
 from collector.providers import ProviderTimes, adapter_for
+from collector.providers.base import epoch_s, finite_s
 from collector.spool_format import finish_times
 
 # How far a provider's clock may be from ours (NTP-synchronised hosts are within
 # tens of milliseconds; a second leaves room for coarse provider stamps).
 CLOCK_SKEW_S = 1.0
-
-
-def finite_seconds(value: Any) -> float | None:
-    """A duration as a float, or None when it is not a finite number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) and value >= 0.0 else None
-
-
-def _epoch(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) if math.isfinite(value) else None
-    try:
-        parsed = (
-            value
-            if isinstance(value, datetime)
-            else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        )
-    except ValueError:
-        return None
-    return parsed.timestamp()  # a naive stamp is read as local time, as Python does
 
 
 def metrics_times(job: Any) -> ProviderTimes | None:
@@ -62,10 +37,10 @@ def metrics_times(job: Any) -> ProviderTimes | None:
         stamps = metrics.get("timestamps") or {}
         usage = metrics.get("usage") or {}
         return ProviderTimes(
-            created_s=_epoch(stamps.get("created")),
-            running_s=_epoch(stamps.get("running")),
-            finished_s=_epoch(stamps.get("finished")),
-            run_seconds=finite_seconds(usage.get("quantum_seconds")),
+            created_s=epoch_s(stamps.get("created")),
+            running_s=epoch_s(stamps.get("running")),
+            finished_s=epoch_s(stamps.get("finished")),
+            run_seconds=finite_s(usage.get("quantum_seconds")),
         )
     except Exception:  # noqa: BLE001 - metadata only
         recorder_errors.inc("provider_metrics")
@@ -117,7 +92,7 @@ def lifecycle_times(
         if consistent(times, submitted_s, now_s, completed_s):
             started, finished = times.running_s, times.finished_s
     if run_seconds is None:
-        run_seconds = finite_seconds(getattr(result, "time_taken", None))
+        run_seconds = finite_s(getattr(result, "time_taken", None))
     if finished is None:
         finished = completed_s if completed_s is not None else now_s
     if started is None:

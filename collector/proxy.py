@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 import threading
 import time
 from concurrent.futures import Future
-from datetime import UTC, datetime
 from typing import Any
 
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, JobStatus, JobV1, Options
 
-from collector.calibration import calibration_summary, calibration_timestamp
+from collector.backend_watch import BackendWatch
 from collector.classify import classify_exception
 from collector.clock import Clock, SystemClock
 from collector.cost import Pricing
@@ -43,7 +41,6 @@ from collector.wait_errors import final_status, is_cancellation, is_wait_timeout
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_REFRESH_S = 60.0
 _NOTHING = object()
 DEFAULT_SHOTS = 1024
 
@@ -185,18 +182,22 @@ class ExecutionProxy(BackendV2):
         name: str | None = None,
         tracer_provider: Any = None,
     ) -> None:
+        # What differs by provider (identity, cancellation, calibration, counts).
+        adapter = adapter_for(backend)
+        name = name or adapter.backend_name(backend)
         super().__init__(
             provider=getattr(backend, "provider", None),
-            name=name or backend.name,
-            description=f"qsre proxy for {backend.name}",
+            name=name,
+            description=f"qsre proxy for {name}",
             backend_version=getattr(backend, "backend_version", None),
         )
         self._inner = backend
-        # What differs by provider (cancellation, calibration, counts, identity).
-        self._adapter = adapter_for(backend)
+        self._adapter = adapter
         self._store = Store(store) if isinstance(store, str) else store
         self.project = project
         self.tags = dict(tags or {})
+        if pricing is None:  # the provider's list prices, where known (data)
+            pricing = adapter.default_pricing(backend)
         self.pricing = pricing
         self.retry = retry or RetryPolicy()
         self.clock = clock or SystemClock()
@@ -217,14 +218,9 @@ class ExecutionProxy(BackendV2):
             quotas=quotas,
             retry=self.retry,
             record_counts=record_counts,
+            client_submit_attempts=adapter.client_submit_attempts,
         )
         self._now_s = self._rec.now_s
-        self._cal_lock = threading.Lock()
-        # The calibration time as looked up at _cal_checked_s, reused until _cal_due_s.
-        self._cal_checked_s = math.inf
-        self._cal_due_s = -math.inf
-        self._cal_s: float | None = None
-        self._backend_recorded = False
         # How each type of the wrapped backend's jobs is recorded, learned from its
         # first job (see JobKind).
         self._job_kinds: dict[type, JobKind] = {}
@@ -239,6 +235,13 @@ class ExecutionProxy(BackendV2):
         self._measured_data: Any = None
         self._measured_circuits: tuple[QuantumCircuit, ...] = ()
         self._starter = self._rec.starter
+        starter = self._starter
+        self._watch = BackendWatch(
+            backend,
+            self.name,
+            self._rec,
+            on_lookup=starter.set_calibration if starter is not None else None,
+        )
 
     # ------------------------------------------------------------ BackendV2 surface
     @property
@@ -282,34 +285,7 @@ class ExecutionProxy(BackendV2):
     def _calibration_s(self, now_s: float) -> float | None:
         """The backend's calibration time (epoch seconds), looked up at most once a
         minute (the C starter gets a copy of each lookup and reads it while fresh)."""
-        if self._cal_checked_s <= now_s < self._cal_due_s:
-            return self._cal_s
-        now = datetime.fromtimestamp(now_s, UTC)
-        with self._cal_lock:
-            try:
-                cal_at = calibration_timestamp(self._inner)
-            except Exception:  # noqa: BLE001 - metadata only
-                cal_at = None
-            cal_s = cal_at.timestamp() if cal_at is not None else None
-            changed = cal_s != self._cal_s or not self._backend_recorded
-            self._cal_s, self._cal_checked_s = cal_s, now_s
-            self._cal_due_s = now_s + CALIBRATION_REFRESH_S
-            if self._starter is not None:
-                self._starter.set_calibration(cal_s, now_s, self._cal_due_s)
-            if changed:
-                self._backend_recorded = True
-                self._rec.safe(
-                    self._recorder.backend_seen,
-                    {
-                        "name": self.name,
-                        "seen_at": now.isoformat(),
-                        "num_qubits": getattr(self._inner, "num_qubits", None),
-                        "provider": type(self._inner).__module__.split(".")[0],
-                        "calibration_at": cal_at.isoformat() if cal_at else None,
-                        "summary": calibration_summary(self._inner) if cal_at else {},
-                    },
-                )
-        return cal_s
+        return self._watch.calibration_s(now_s)
 
     def _job_kind(self, inner_job: Any, result: Any = None) -> JobKind:
         """How jobs of this type are recorded; learned from a finished job (its

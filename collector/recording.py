@@ -53,8 +53,12 @@ class JobRecording:
         quotas: Quotas | None,
         retry: RetryPolicy,
         record_counts: bool,
+        client_submit_attempts: int = 1,
     ) -> None:
         self.store = store
+        # Attempts the client library makes itself at one submission (see
+        # ProviderAdapter.client_submit_attempts): qsre adds none on top.
+        self.client_submit_attempts = max(1, client_submit_attempts)
         self.recorder = recorder
         self.clock = clock
         self.now_s = epoch_seconds(clock)
@@ -161,7 +165,13 @@ class JobRecording:
                 return submit(), attempts, slept_s
             except Exception as exc:
                 error_class = classify_exception(exc)
-                delay = self.backoff(error_class, attempts, slept_s)
+                if self.client_submit_attempts > 1 and error_class in self.retry.retry_on:
+                    # The client already retried this one: retrying it again would
+                    # multiply its attempts (5 x 4 POSTs for one run()).
+                    attempts += self.client_submit_attempts - 1
+                    delay = None
+                else:
+                    delay = self.backoff(error_class, attempts, slept_s)
                 if delay is None:
                     self.event(
                         job_id,
