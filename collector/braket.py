@@ -363,7 +363,7 @@ class InstrumentedTask:
             return
         shots = getattr(getattr(result, "task_metadata", None), "shots", None)
         counts = _counts(result)
-        times = self._times(now_s)
+        times = self._times(now_s, result)
         fields: dict[str, Any] = {
             "status": "done",
             "attempts": self._attempts,
@@ -386,10 +386,10 @@ class InstrumentedTask:
                 )
         rec.event(self.qsre_job_id, fields)
 
-    def _times(self, now_s: float) -> dict[str, Any]:
+    def _times(self, now_s: float, result: Any) -> dict[str, Any]:
         """Finished/started/queue/run/e2e times: the task's own stamps where they fit
         what qsre observed, else what qsre observed."""
-        provider = task_times([self._task])
+        provider = task_times([self._task], [result])
         finished_s, started_s, run_s = now_s, None, None
         if (
             provider is not None

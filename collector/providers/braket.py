@@ -166,14 +166,15 @@ def is_local(device: Any) -> bool:
     return type(device).__name__ == "LocalSimulator"
 
 
-def task_times(tasks: list[Any]) -> ProviderTimes | None:
+def task_times(tasks: list[Any], results: list[Any] | None = None) -> ProviderTimes | None:
     """Times of finished tasks (one job): earliest creation, latest end, and the
-    summed execution duration where every task reports one (AWS simulators)."""
+    summed execution duration where every task reports one (AWS simulators).
+    ``results``: the tasks' results where the caller holds them already."""
     created: list[float] = []
     ended: list[float] = []
     durations: list[float | None] = []
-    for task in tasks:
-        meta = _task_metadata(task)
+    for index, task in enumerate(tasks):
+        meta = _task_metadata(task, results[index] if results is not None else None)
         if meta is None:
             return None
         stamp = epoch_s(meta.get("createdAt"))
@@ -183,25 +184,33 @@ def task_times(tasks: list[Any]) -> ProviderTimes | None:
         if stamp is not None:
             ended.append(stamp)
         durations.append(meta.get("executionDuration_s"))
+    created_s = min(created) if created else None
+    finished_s = max(ended) if ended else None
+    run_seconds = (
+        sum(d for d in durations if d is not None)
+        if durations and all(d is not None for d in durations)
+        else None
+    )
+    running_s = None
+    if tasks and all(is_local_task(t) for t in tasks) and created_s is not None:
+        # Local tasks run inside run(), from their creation to their end: no queue.
+        running_s = created_s
+        if finished_s is not None and run_seconds is None:
+            run_seconds = max(0.0, finished_s - created_s)
     return ProviderTimes(
-        created_s=min(created) if created else None,
-        finished_s=max(ended) if ended else None,
-        run_seconds=(
-            sum(d for d in durations if d is not None)
-            if durations and all(d is not None for d in durations)
-            else None
-        ),
+        created_s=created_s, running_s=running_s, finished_s=finished_s, run_seconds=run_seconds
     )
 
 
-def _task_metadata(task: Any) -> dict[str, Any] | None:
+def _task_metadata(task: Any, result: Any = None) -> dict[str, Any] | None:
     """createdAt/endedAt of a finished task and its execution duration (seconds),
     from what the task already holds: a LocalQuantumTask holds its result; an
     AwsQuantumTask caches both its metadata and its result after ``result()``."""
-    try:
-        result = task.result()
-    except Exception:  # noqa: BLE001 - metadata only
-        return None
+    if result is None:
+        try:
+            result = task.result()
+        except Exception:  # noqa: BLE001 - metadata only
+            return None
     meta: dict[str, Any] = {}
     task_metadata = getattr(result, "task_metadata", None)
     if task_metadata is not None:
