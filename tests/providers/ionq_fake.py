@@ -27,11 +27,13 @@ from typing import Any
 @dataclass
 class FakeIonQ:
     """What the fake answers. ``probabilities``: outcome (an integer, as a string)
-    -> probability; ``execution_duration_ms`` None leaves the field out of the job;
+    -> probability; ``execution_duration_ms`` None leaves the field out of the job,
+    ``send_started_at`` False the job's start time;
     ``submit_status``: the status every POST /jobs answers (200: accepted)."""
 
     probabilities: dict[str, float] = field(default_factory=lambda: {"0": 0.5, "3": 0.5})
     execution_duration_ms: int | None = 12
+    send_started_at: bool = True
     submit_status: int = 200
     calibration_date: str = "2026-11-30T08:15:00Z"
     requests: Counter = field(default_factory=Counter)
@@ -116,12 +118,13 @@ class FakeIonQ:
             "status": "completed",
             "backend": submitted.get("backend"),
             "submitted_at": created,
-            "started_at": created,
             "completed_at": completed,
             "metadata": submitted.get("metadata") or {},
             "stats": {"qubits": 2, "circuits": 1},
             "results": {"probabilities": {"url": f"/v0.4/jobs/{job_id}/results/probabilities"}},
         }
+        if self.send_started_at:
+            job["started_at"] = created
         if self.execution_duration_ms is not None:
             job["execution_duration_ms"] = self.execution_duration_ms
         return job
