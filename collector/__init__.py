@@ -3,6 +3,7 @@
 from collector.braket import instrument_braket
 from collector.clock import Clock, SystemClock, VirtualClock
 from collector.errors import CollectorError, InvalidInput, QuotaExceeded, ResultCorrupt, StoreError
+from collector.estimator import instrument_estimator
 from collector.proxy import ExecutionProxy
 from collector.records import Job
 from collector.retry import RetryPolicy
@@ -14,6 +15,7 @@ __all__ = [
     "ExecutionProxy",
     "RetryPolicy",
     "instrument_braket",
+    "instrument_estimator",
     "instrument_sampler",
     "CollectorError",
     "InvalidInput",

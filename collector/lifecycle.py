@@ -8,8 +8,8 @@ the job object is built, seconds before the job actually finishes. So a
 provider's times are used only when they are consistent with the observation:
 ordered (created <= running <= finished), inside the window the wrapper watched
 (after submission, before the result came back, give or take ``CLOCK_SKEW_S``)
-and, where the wrapper saw the job complete (a future's completion callback),
-within ``CLOCK_SKEW_S`` of that moment. Otherwise the observed times are used.
+and, where the wrapper saw the job complete (a future's completion callback on
+this host), within ``COMPLETION_SLACK_S`` of that moment. Otherwise the observed times are used.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from collector.spool_format import finish_times
 # How far a provider's clock may be from ours (NTP-synchronised hosts are within
 # tens of milliseconds; a second leaves room for coarse provider stamps).
 CLOCK_SKEW_S = 1.0
+# How far a provider's "finished" may be from a completion the wrapper saw itself
+# (a future completing on this host: no clock skew, only callback latency).
+COMPLETION_SLACK_S = 0.05
 
 
 def metrics_times(job: Any) -> ProviderTimes | None:
@@ -66,7 +69,7 @@ def consistent(
         return False
     if not submitted_s - CLOCK_SKEW_S <= times.finished_s <= returned_s + CLOCK_SKEW_S:
         return False
-    return completed_s is None or abs(times.finished_s - completed_s) <= CLOCK_SKEW_S
+    return completed_s is None or abs(times.finished_s - completed_s) <= COMPLETION_SLACK_S
 
 
 def lifecycle_times(

@@ -23,7 +23,6 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, JobStatus, JobV1, Options
 
 from collector.backend_watch import BackendWatch
-from collector.classify import classify_exception
 from collector.clock import Clock, SystemClock
 from collector.cost import Pricing
 from collector.errors import InvalidInput, ResultCorrupt
@@ -37,7 +36,7 @@ from collector.recording import JobRecording, error_fields
 from collector.retry import RetryPolicy
 from collector.spool_format import hex_counts, run_seconds
 from collector.store import Store
-from collector.wait_errors import final_status, is_cancellation, is_wait_timeout
+from collector.wait_errors import CANCELLED, FAILED, REPOLL, settle_wait_error
 
 log = logging.getLogger(__name__)
 
@@ -677,29 +676,21 @@ class ProxyJob(JobV1):
     def _settle_wait_error(
         self, exc: Exception, polls: int, slept_s: float
     ) -> tuple[None, BaseException] | float | None:
-        """What an error from waiting on the job means: the recorded outcome (a
-        cancelled or failed job), a delay slept before polling again (a transient
-        error), or None: not settled, ``exc`` goes to the caller uncached."""
-        proxy = self._proxy
-        if is_cancellation(exc, proxy._adapter):
+        """What an error from waiting on the job means (``settle_wait_error``): the
+        recorded outcome, a delay slept before polling again, or None: not
+        settled, ``exc`` goes to the caller uncached."""
+        rec = self._proxy._rec
+        verdict, value = settle_wait_error(
+            exc, self._inner, self._proxy._adapter, lambda c: rec.backoff(c, polls, slept_s)
+        )
+        if verdict == REPOLL:
+            return value
+        if verdict == CANCELLED:
             self._finish_cancelled()
             return None, exc
-        if not is_wait_timeout(exc):
-            error_class = classify_exception(exc)
-            if error_class == "transient":
-                delay = proxy._rec.backoff(error_class, polls, slept_s)
-                if delay is not None:
-                    return delay
-            status = final_status(self._inner)
-            if status is JobStatus.CANCELLED:
-                self._finish_cancelled()
-                return None, exc
-            if status is JobStatus.ERROR:
-                # The provider says the job failed: this error is its outcome. (A
-                # DONE job whose result could not be fetched is not a failure: the
-                # next result() fetches it.)
-                self._finish_error(error_class, exc)
-                return None, exc
+        if verdict == FAILED:
+            self._finish_error(value, exc)
+            return None, exc
         self._unsettled = exc
         return None
 

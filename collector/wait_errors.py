@@ -16,9 +16,12 @@ are never grounds for submitting the job again. They mean one of three things:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qiskit.providers import JobStatus
+
+from collector.classify import classify_exception
 
 # Exceptions that say the client gave up waiting, not that the job ended. (The
 # runtime's RuntimeJobMaxTimeoutError is the job hitting its own time limit: an end.)
@@ -50,3 +53,37 @@ def final_status(job: Any) -> JobStatus | None:
     if isinstance(status, str):  # qiskit-ibm-runtime may answer with a name
         status = getattr(JobStatus, status.upper(), None)
     return status if status in _FINAL else None
+
+
+CANCELLED, FAILED, REPOLL, UNSETTLED = "cancelled", "failed", "repoll", "unsettled"
+
+
+def settle_wait_error(
+    exc: BaseException,
+    job: Any,
+    adapter: Any,
+    backoff: Callable[[str], float | None],
+) -> tuple[str, Any]:
+    """What an error from waiting on ``job`` means (module doc), as one of:
+    ``(CANCELLED, None)``, ``(FAILED, error_class)`` (the provider reports the job
+    failed: record it), ``(REPOLL, delay_s)`` (a transient error, slept on by
+    ``backoff(error_class)``: ask the same job again) or ``(UNSETTLED, None)``
+    (raise to the caller, cache nothing: the job goes on)."""
+    if is_cancellation(exc, adapter):
+        return CANCELLED, None
+    if is_wait_timeout(exc):
+        return UNSETTLED, None
+    error_class = classify_exception(exc)
+    if error_class == "transient":
+        delay = backoff(error_class)
+        if delay is not None:
+            return REPOLL, delay
+    status = final_status(job)
+    if status is JobStatus.CANCELLED:
+        return CANCELLED, None
+    if status is JobStatus.ERROR:
+        # The provider says the job failed: this error is its outcome. (A DONE
+        # job whose result could not be fetched is not a failure: the next
+        # result() fetches it.)
+        return FAILED, error_class
+    return UNSETTLED, None
