@@ -30,6 +30,15 @@ class AerAdapter(ProviderAdapter):
             return "invalid_input"
         return None
 
+    def failed_result_class(self, result: Any) -> str:
+        # Aer reports a circuit it cannot run in the result, not as an exception:
+        # "ERROR: [Experiment 0] Insufficient memory to run circuit ...".
+        statuses = [str(getattr(result, "status", ""))]
+        statuses += [str(getattr(r, "status", "")) for r in getattr(result, "results", None) or []]
+        if any(_INPUT_RE.search(status) for status in statuses):
+            return "invalid_input"
+        return "backend"
+
     def provider_times(self, job: Any, result: Any) -> ProviderTimes | None:
         # Aer runs at once in this process: no queue; result.time_taken is the run.
         run_seconds = finite_s(getattr(result, "time_taken", None))

@@ -118,6 +118,12 @@ class ProviderAdapter:
         this provider's, or None to fall through to the generic rules."""
         return None
 
+    def failed_result_class(self, result: Any) -> str:
+        """The error class of a job whose result came back unsuccessful
+        (``result.success`` false): the backend's failure unless the provider's
+        status says the caller's input cannot run (Aer: "Insufficient memory")."""
+        return "backend"
+
     def is_cancelled(self, exc: BaseException) -> bool:
         """Whether an exception from ``result()`` means the job was cancelled."""
         return False
