@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import uuid
@@ -64,8 +65,21 @@ def _store(config_path: Path | None, db: str | None):
     return Store(_config(config_path).store_url)
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float as null: JSON has no Infinity or NaN,
+    and a stored inf (older rows, a provider's) must not make the output unreadable."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    text = json.dumps(_json_safe(data), indent=2, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
 
 
 def _parse_since(value: str | None) -> datetime | None:

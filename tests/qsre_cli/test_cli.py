@@ -150,3 +150,25 @@ def test_doctor_checks_env_vars_without_printing_them(tmp_path, monkeypatch):
     ok = invoke("doctor", "-c", str(cfg), "--db", db, "--json")
     assert ok.exit_code == 0, ok.output
     assert "s3cr3t-routing-key" not in ok.output
+
+
+def test_jobs_json_is_valid_json_even_with_a_stored_infinity(store):
+    # A row written before durations were checked (or by another writer) with
+    # run_seconds = inf: the output stays JSON (null), never a bare Infinity.
+    store.upsert_jobs(
+        [
+            {
+                "id": "inf-row",
+                "backend": "ionq_qpu",
+                "status": "done",
+                "submitted_at": "2026-12-06T10:00:00+00:00",
+                "finished_at": "2026-12-06T10:00:05+00:00",
+                "run_seconds": float("inf"),
+                "queue_seconds": float("nan"),
+            }
+        ]
+    )
+    result = invoke("jobs", "--db", store.url, "--json")
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.output, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert row["run_seconds"] is None and row["queue_seconds"] is None
