@@ -45,14 +45,15 @@ def _load_builtin() -> None:
     if _loaded:
         return
     _loaded = True
-    import importlib
-
-    for module in ("ibm", "braket", "ionq", "aer"):  # they register themselves
-        try:
-            importlib.import_module(f"collector.providers.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"collector.providers.{module}":
-                raise
+    from collector.providers import aer, braket, ibm, ionq  # noqa: F401 - they register
 
 
-__all__ = ["GENERIC", "ProviderAdapter", "ProviderTimes", "adapter_for", "adapters", "module_of", "register"]
+__all__ = [
+    "GENERIC",
+    "ProviderAdapter",
+    "ProviderTimes",
+    "adapter_for",
+    "adapters",
+    "module_of",
+    "register",
+]
