@@ -256,6 +256,8 @@ def validate(
         clock=clock,
         drift_config=drift_config,
         divergence_config=divergence_config,
+        via=validation.via,
+        jobs=validation.jobs,
     )
     data = report.to_dict()
     if as_json:

@@ -69,6 +69,11 @@ class ValidationSection(_Model):
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     drift: dict[str, Any] = Field(default_factory=dict)
     divergence: dict[str, Any] = Field(default_factory=dict)
+    # How the suite runs: backend.run through the proxy, or a SamplerV2 (primitive-only
+    # hardware: IBM devices removed backend.run); auto asks the provider adapter.
+    via: Literal["auto", "backend", "sampler"] = "auto"
+    # One job per suite run (queue wait and per-task fees are paid once) or per circuit.
+    jobs: Literal["per_suite", "per_circuit"] = "per_suite"
 
     def suite(self) -> dict[str, Any]:
         """The reference suite in ``validators.circuits.SuiteConfig`` form."""

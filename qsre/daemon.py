@@ -212,6 +212,8 @@ class Daemon:
             suite=validation.suite(),
             drift_config=drift_config,
             divergence_config=divergence_config,
+            via={b.name: b.validation.via for b in specs},
+            jobs=validation.jobs,
         )
         self.validation.start()
 

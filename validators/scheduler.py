@@ -187,6 +187,8 @@ class ValidationScheduler:
         proxy_factory: ProxyFactory | None = None,
         lease_ttl_s: float = 30.0,
         runner: ValidationRunner | None = None,
+        via: str | Mapping[str, str] = "auto",
+        jobs: str = "per_suite",
     ) -> None:
         self.vstore = store if isinstance(store, ValidationStore) else ValidationStore(store)
         self.clock = clock or SystemClock()
@@ -203,6 +205,8 @@ class ValidationScheduler:
             drift_config=drift_config,
             divergence_config=divergence_config,
             proxy_factory=proxy_factory,
+            via=via,
+            jobs=jobs,
         )
         self._backends: dict[str, BackendV2] = {}
         self._run_lock = threading.Lock()

@@ -66,15 +66,20 @@ def test_stable_ok_firmware_diverged_drift_detected(
     # The reported recalibration moved the predictions; the evidence says by how much.
     assert any(row.evidence.get("reported_change_tvd", 0) > 0.01 for row in drifting[onset].rows)
 
-    # Persisted: one row per circuit per run, and every run's jobs are validation jobs.
+    # Persisted: one row per circuit per run, one validation job per suite run (the
+    # default jobs="per_suite"), which every row of that run names.
     n_rows = sum(len(r.rows) for rs in reports.values() for r in rs)
     with vstore.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(validation_runs)).scalar() == n_rows
     assert recorder.flush(30)
-    assert store.count_jobs(purpose="validation") == n_rows
+    assert store.count_jobs(purpose="validation") == sum(len(rs) for rs in reports.values())
+    assert len({row.job_id for row in stable[0].rows}) == 1
     job = store.job(stable[0].rows[0].job_id)
     assert job.project == "qsre-validation"
-    assert job.tags == {"purpose": "validation", "circuit": stable[0].rows[0].circuit}
+    assert job.tags == {
+        "purpose": "validation",
+        "circuits": ",".join(row.circuit for row in stable[0].rows),
+    }
     latest = {(r.backend, r.circuit): r.verdict for r in vstore.latest()}
     assert latest[("sim-firmware", "mirror")] == "diverged"
 
@@ -139,7 +144,7 @@ def test_job_failures_become_error_rows(store, recorder, clock, t0):
     assert report.to_dict()["circuits"][0]["verdict"] == "error"
     assert recorder.flush(30)
     failed = store.jobs(purpose="validation")
-    assert len(failed) == 3 and {j.error_class for j in failed} == {"auth"}
+    assert len(failed) == 1 and failed[0].error_class == "auth"  # one job per suite run
     # Nothing was fed to the detector.
     state = ValidationStore(store).load_state("sim-auth")
     assert state.detector_state["drift"]["run_index"] == 0
