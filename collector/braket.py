@@ -391,25 +391,26 @@ class InstrumentedTask:
         what qsre observed, else what qsre observed."""
         provider = task_times([self._task], [result])
         finished_s, started_s, run_s = now_s, None, None
+        if provider is None:
+            return {
+                "finished_at": finished_s,
+                **finish_times(self._submitted_s, finished_s, started_s, run_s),
+            }
         if (
-            provider is not None
-            and provider.created_s is not None
+            provider.created_s is not None
             and provider.finished_s is not None
             and self._submitted_s - CLOCK_SKEW_S <= provider.created_s
             and provider.created_s <= provider.finished_s <= now_s + CLOCK_SKEW_S
         ):
             finished_s = min(max(provider.finished_s, self._submitted_s), now_s)
-            run_s = provider.run_seconds
             if is_local_task(self._task):
                 # A local task runs inside run(), from its creation: no queue.
                 started_s = max(provider.created_s, self._submitted_s)
-                run_s = finished_s - started_s
-        elif (
-            provider is not None
-            and provider.run_seconds is not None
-            and provider.run_seconds <= now_s - self._submitted_s
-        ):
-            run_s = provider.run_seconds
+        run_s = provider.run_seconds
+        if started_s is not None:
+            run_s = finished_s - started_s
+        elif run_s is not None and run_s > finished_s - self._submitted_s:
+            run_s = None  # longer than the whole job as observed: not this job's, or wrong
         return {
             "finished_at": finished_s,
             **finish_times(self._submitted_s, finished_s, started_s, run_s),
