@@ -26,13 +26,17 @@ here runs a job.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+import mthree
 import numpy as np
 from mthree import M3Mitigation
 from qiskit import QuantumCircuit
@@ -45,6 +49,10 @@ log = logging.getLogger(__name__)
 ReadoutSource = Literal["properties", "target"]
 
 _CACHE_SIZE = 32
+# Up to this many distinct outcomes mthree's direct LU solve is used (a 2048 x 2048
+# float32 matrix is 16 MiB); naming the method skips mthree's "auto" choice, which
+# asks psutil for the free memory on every call (~2 ms each on a loaded machine).
+_DIRECT_MAX_OUTCOMES = 2048
 _lock = threading.Lock()
 _mitigators: OrderedDict[ReadoutCalibration, M3Mitigation] = OrderedDict()
 
@@ -149,22 +157,30 @@ def _from_target(target: Any, qubit: int) -> QubitReadout | None:
     return QubitReadout(p1_given_0=error, p0_given_1=error, source="target")
 
 
-def readout_calibration(backend: Any) -> ReadoutCalibration | None:
-    """The backend's reported readout errors, per physical qubit; None if it reports none.
+def readout_calibration(
+    backend: Any, qubits: Iterable[int] | None = None
+) -> ReadoutCalibration | None:
+    """The backend's reported readout errors, per physical qubit; None if it reports
+    none for the qubits asked (``qubits``: only those are read, the rest stay None; a
+    suite measures at most 8 of a device's 127, and reading all of FakeBrisbane's took
+    5-24 ms per run here).
 
     Asymmetric values from ``properties()`` win over the Target's symmetric
     ``measure`` error, qubit by qubit (see the module doc).
     """
     num_qubits = int(getattr(backend, "num_qubits", 0) or 0)
+    wanted = set(range(num_qubits)) if qubits is None else set(qubits)
     props = _reported_properties(backend)
     target = getattr(backend, "target", None)
-    qubits = tuple(
-        (_from_properties(props, q) if props is not None else None) or _from_target(target, q)
+    readouts = tuple(
+        ((_from_properties(props, q) if props is not None else None) or _from_target(target, q))
+        if q in wanted
+        else None
         for q in range(num_qubits)
     )
-    if not any(qubits):
+    if not any(readouts):
         return None
-    return ReadoutCalibration(qubits)
+    return ReadoutCalibration(readouts)
 
 
 def measured_qubits(circuit: QuantumCircuit) -> tuple[int, ...]:
@@ -181,6 +197,37 @@ def measured_qubits(circuit: QuantumCircuit) -> tuple[int, ...]:
             f"expected each of its {circuit.num_clbits} clbits measured"
         )
     return tuple(qubit_of_clbit[c] for c in range(circuit.num_clbits))
+
+
+@functools.cache
+def _mthree_openmp() -> Any | None:
+    """mthree's own OpenMP runtime (its Linux wheels bundle a private libgomp in
+    ``mthree.libs``), or None when mthree uses a shared one."""
+    libs = Path(mthree.__file__).resolve().parent.parent / "mthree.libs"
+    for path in sorted(libs.glob("libgomp*.so*")):
+        try:
+            lib = ctypes.CDLL(str(path))
+            lib.omp_set_num_threads.argtypes = [ctypes.c_int]
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _one_openmp_thread() -> None:
+    """Run mthree's parallel loops on one thread in the calling thread.
+
+    A reference circuit has at most 256 outcomes: the parallel loop building mthree's
+    reduced matrix is microseconds of work, and its second thread only adds a barrier.
+    On this project's shared 2-core machine under load (load average ~4.4), the
+    runner's mitigation step (8 circuits) took a median 76-78 ms per suite run with
+    mthree's default 2 threads and 7-8 ms with one (alternating A/B in one process).
+    Only mthree's private runtime is touched (never a libgomp Aer or numpy could
+    share), and only for the calling thread.
+    """
+    lib = _mthree_openmp()
+    if lib is not None:
+        lib.omp_set_num_threads(1)
 
 
 def _mitigator(calibration: ReadoutCalibration) -> M3Mitigation:
@@ -216,10 +263,14 @@ def mitigated_probabilities(
         )
     if not counts:
         raise InvalidConfig("counts: expected at least one outcome")
+    _one_openmp_thread()
     # Full Hamming distance: reference circuits measure at most 8 qubits, so the
     # exact correction within the observed bitstrings is cheap (mthree's default
     # truncates at distance 3).
-    quasi = _mitigator(calibration).apply_correction(dict(counts), qubits, distance=len(qubits))
+    method = "direct" if len(counts) <= _DIRECT_MAX_OUTCOMES else "iterative"
+    quasi = _mitigator(calibration).apply_correction(
+        dict(counts), qubits, distance=len(qubits), method=method
+    )
     nearest = quasi.nearest_probability_distribution()
     return {str(k): float(v) for k, v in nearest.items() if v > 0}
 

@@ -625,8 +625,18 @@ class ValidationRunner:
         """Readout-mitigated fidelity of each measured circuit (validators.mitigation),
         from the backend's reported readout calibration: no extra jobs. Empty when the
         backend reports none. Never raises: a failure leaves the column null."""
+        measured: dict[str, tuple[int, ...]] = {}
+        for ref in suite:
+            if ref.name in counts:
+                try:
+                    measured[ref.name] = measured_qubits(transpile_reference(ref, backend))
+                except Exception as exc:  # noqa: BLE001 - see the docstring
+                    log.warning("measured qubits of %s unknown: %s", ref.name, exc)
         try:
-            calibration = readout_calibration(backend)
+            # Only the qubits the suite measured: reading a 127-qubit device's whole
+            # calibration every run would cost more than mitigating.
+            wanted = {q for qubits in measured.values() for q in qubits}
+            calibration = readout_calibration(backend, wanted) if wanted else None
         except Exception as exc:  # noqa: BLE001 - mitigation is extra evidence, not the run
             log.warning("readout calibration of %s unreadable: %s", backend.name, exc)
             return {}
@@ -634,14 +644,13 @@ class ValidationRunner:
             return {}
         out: dict[str, MitigationResult] = {}
         for ref in suite:
-            if ref.name not in counts:
+            qubits = measured.get(ref.name)
+            if qubits is None or not calibration.covers(qubits):
                 continue
             try:
-                qubits = measured_qubits(transpile_reference(ref, backend))
-                if calibration.covers(qubits):
-                    out[ref.name] = mitigate(
-                        counts[ref.name], qubits, calibration, ref.ideal_probabilities
-                    )
+                out[ref.name] = mitigate(
+                    counts[ref.name], qubits, calibration, ref.ideal_probabilities
+                )
             except Exception as exc:  # noqa: BLE001 - see the docstring
                 log.warning(
                     "readout mitigation of %s on %s failed: %s", ref.name, backend.name, exc

@@ -76,6 +76,17 @@ def test_fake_ibm_backend_calibration_comes_from_its_properties():
     assert any(r.p1_given_0 != r.p0_given_1 for r in calibration.qubits)
 
 
+def test_only_the_qubits_asked_for_are_read():
+    fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+    backend = fake_provider.FakeManilaV2()
+    full = readout_calibration(backend)
+    part = readout_calibration(backend, [1, 3])
+    assert part is not None and len(part.qubits) == backend.num_qubits
+    assert [q for q, r in enumerate(part.qubits) if r is not None] == [1, 3]
+    assert part.qubits[3] == full.qubits[3]
+    assert part.covers([3, 1]) and not part.covers([0, 1])
+
+
 def test_measured_qubits_are_the_physical_qubits_of_the_compiled_circuit():
     device = ReadoutDevice(P10, P01)
     qc = QuantumCircuit(2, 2)
