@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 # Provider timestamps further than this outside what qsre observed (submitted ..
 # collected) come from another clock or another job: qsre's own times are used.
 CLOCK_SKEW_S = 2.0
+# Where Braket's result() gives None for a task that ended (AwsQuantumTask's
+# NO_RESULT_TERMINAL_STATES); None in any other state is a wait that ran out.
+_ENDED_WITHOUT_RESULT = ("FAILED", "CANCELLED")
 
 
 def _circuit_fields(specs: Sequence[Any]) -> dict[str, Any]:
@@ -307,20 +310,26 @@ class InstrumentedTask:
         uncached: the task exists, and a later call may still get its result."""
         with self._lock:
             if self._outcome is None:
-                self._settle(self._poll())
+                result = self._poll()
+                if not self._settle(result):
+                    # Braket's own wait ran out (poll_timeout_seconds) with the task
+                    # not finished: it goes on, and a later call may get its result.
+                    return result
             return self._outcome[0]  # type: ignore[index]
 
     def cancel(self) -> None:
+        """Cancel the task. Recorded cancelled once Braket says CANCELLED; a task
+        still CANCELLING may yet complete, and ``result()`` records what it became."""
         self._task.cancel()
         try:
             state = str(self._task.state())
         except Exception:  # noqa: BLE001 - the cancel went through; its state is unknown
             return
-        if state in ("CANCELLING", "CANCELLED"):
+        if state == "CANCELLED":
             with self._lock:
                 if self._outcome is None:
-                    self._outcome = (None,)
-                    self._record_cancelled()
+                    self._outcome = (None,)  # what Braket's result() gives a cancelled task
+                    self._owner._rec.safe(self._record_cancelled)
 
     def _poll(self) -> Any:
         rec = self._owner._rec
@@ -335,19 +344,28 @@ class InstrumentedTask:
                 slept_s += delay
                 polls += 1
 
-    def _settle(self, result: Any, task: Any = None) -> None:
-        """Record the outcome of the task (``task``: the batch's final task for this
-        slot, if Braket retried it)."""
+    def _settle(self, result: Any, task: Any = None) -> bool:
+        """Record the task's outcome and keep its result, if it has ended (a None
+        result with the task in no end state means the client stopped waiting).
+        ``task``: the batch's final task for this slot, if Braket retried it."""
         if task is not None:
             self._task = task
+        state = None
+        if result is None:
+            try:
+                state = str(self._task.state())
+            except Exception:  # noqa: BLE001 - unknown state: not settled, ask again later
+                return False
+            if state not in _ENDED_WITHOUT_RESULT:
+                return False
         self._outcome = (result,)
-        self._owner._rec.safe(self._record, result)
+        self._owner._rec.safe(self._record, result, state)
+        return True
 
-    def _record(self, result: Any) -> None:
+    def _record(self, result: Any, state: str | None) -> None:
         rec = self._owner._rec
         now_s = rec.now_s()
         if result is None:
-            state = str(self._task.state())
             if state == "CANCELLED":
                 self._record_cancelled()
                 return

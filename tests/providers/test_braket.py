@@ -279,6 +279,50 @@ def test_task_ended_without_result(store, recorder, monkeypatch, state, status):
         assert row.error_class == "backend" and "calibration in progress" in row.error_message
 
 
+class Cancellable(EndedWithoutResult):
+    """An AWS task that goes QUEUED -> CANCELLING on cancel(), then CANCELLED."""
+
+    def __init__(self) -> None:
+        super().__init__("QUEUED")
+
+    def cancel(self) -> None:
+        if self._state == "QUEUED":
+            self._state = "CANCELLING"
+
+
+def test_cancel_recorded_once_braket_says_cancelled(store, recorder, monkeypatch):
+    simulator = LocalSimulator()
+    inner = Cancellable()
+    monkeypatch.setattr(simulator, "run", lambda *a, **k: inner)
+    device = instrument_braket(simulator, store=store, recorder=recorder)
+    task = device.run(Circuit().h(0), shots=10)
+    task.cancel()
+    [row] = jobs_of(store, recorder)
+    assert row.status == "queued"  # CANCELLING: it may still complete
+    inner._state = "CANCELLED"
+    task.cancel()
+    assert task.result() is None
+    [row] = jobs_of(store, recorder)
+    assert row.status == "cancelled" and row.provider_job_id == inner.id
+
+
+def test_wait_that_ran_out_is_not_an_outcome(store, recorder, monkeypatch):
+    """AwsQuantumTask.result() returns None when its poll timeout passes with the
+    task still queued: nothing ended, nothing recorded, ask again later."""
+    simulator = LocalSimulator()
+    inner = EndedWithoutResult("QUEUED")
+    monkeypatch.setattr(simulator, "run", lambda *a, **k: inner)
+    device = instrument_braket(simulator, store=store, recorder=recorder)
+    task = device.run(Circuit().h(0), shots=10)
+    assert task.result() is None
+    [row] = jobs_of(store, recorder)
+    assert row.status == "queued"
+    inner._state = "FAILED"
+    assert task.result() is None
+    [row] = jobs_of(store, recorder)
+    assert (row.status, row.error_class) == ("error", "backend")
+
+
 # ------------------------------------------------------------ qiskit-braket-provider
 def bell() -> QuantumCircuit:
     qc = QuantumCircuit(2)
