@@ -9,6 +9,7 @@ local testing mode.
 - A cancelled job raises ``RuntimeInvalidStateError`` ("... Job was cancelled.").
 - Hardware is primitive-only: ``IBMBackend.run()`` raises "Support for
   backend.run() has been removed"; the fake backends still run locally (Aer).
+- The REST client retries 5xx answers itself, POSTs included (6 requests).
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ def requests_api_error_class(status: Any, message: str) -> str | None:
 class IBMRuntimeAdapter(ProviderAdapter):
     name: ClassVar[str] = "ibm"
     modules: ClassVar[tuple[str, ...]] = ("qiskit_ibm_runtime",)
+    # The runtime's REST session (qiskit_ibm_runtime/api/session.py, RetrySession:
+    # urllib3 Retry(total=5) on 500/502/503/504/520/521/522/524, POST included) sends
+    # a failing submission 6 times before the error reaches qsre.
+    client_submit_attempts: ClassVar[int] = 6
     fallback_error_class: ClassVar[str | None] = "backend"
 
     def calibration_at(self, backend: Any) -> datetime | None:

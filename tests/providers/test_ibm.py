@@ -235,3 +235,37 @@ def test_hardware_has_list_price_fake_backends_are_free():
     pricing = adapter.default_pricing(ibm_backend(FakeManilaV2()))
     assert pricing is not None and pricing.per_second_usd > 0
     assert adapter.default_pricing(FakeManilaV2()) is None
+
+
+def test_runtime_client_sends_a_failing_post_as_often_as_declared():
+    """The REST session qiskit-ibm-runtime submits jobs through retries a 503 itself;
+    the adapter declares how often, so qsre adds no retries on top."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from qiskit_ibm_runtime.api.session import RetrySession
+
+    posts = [0]
+
+    class Unavailable(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            posts[0] += 1
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        session = RetrySession(f"http://127.0.0.1:{server.server_address[1]}", backoff_factor=0.001)
+        error = raised_by(lambda: session.post("/v1/jobs", json={"program_id": "sampler"}))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert isinstance(error, RequestsApiError)
+    assert posts[0] == IBMRuntimeAdapter.client_submit_attempts == 6
+    assert classify_exception(error) == "transient"
