@@ -11,8 +11,9 @@ A task that was created (it has a task id) is never created again: errors while
 waiting for its result re-poll the same task (transient ones, within the retry
 policy) or reach the caller without being recorded or cached, so a later
 ``result()`` still returns the result. Only a failed creation may be retried, and
-not by qsre where the client already retried it (botocore makes up to 5 attempts,
-each with the same idempotency token; a new ``run()`` would carry a new one).
+not by qsre where the client already retried it (botocore makes 3 attempts in its
+default mode, each with the same idempotency token; a new ``run()`` would carry a
+new one).
 
 Counts are stored in Qiskit's bit order (classical bit 0 rightmost): Braket's
 ``measurement_counts`` keys list the measured qubits left to right, so they are
@@ -242,8 +243,11 @@ class InstrumentedBraketDevice:
             return submit(), 1
         except Exception as exc:
             error_class = classify_exception(exc)
-            # A retryable error that reached us used up the client's own attempts.
-            attempts = self._client_attempts if error_class == "transient" else 1
+            # A retryable error that reached us used up the client's own attempts;
+            # botocore's errors say how many it made.
+            attempts = self._adapter.client_attempts(exc) or (
+                self._client_attempts if error_class == "transient" else 1
+            )
             self._rec.event(
                 job_id, error_fields(error_class, exc, attempts, submitted_s, self._rec.now_s())
             )

@@ -97,6 +97,12 @@ class ProviderAdapter:
     #: nothing specific inside); None leaves it ``unknown``.
     fallback_error_class: ClassVar[str | None] = None
 
+    def client_attempts(self, exc: BaseException) -> int | None:
+        """How many attempts the client library made before raising ``exc``, where
+        the error says so (botocore: ``ResponseMetadata.RetryAttempts`` + 1); None
+        when it does not (then ``client_submit_attempts`` is the best guess)."""
+        return None
+
     def matches(self, obj: Any) -> bool:
         """Whether a backend, job, primitive or exception belongs to this provider."""
         return module_of(obj) in self.modules

@@ -237,11 +237,12 @@ def is_local_task(task: Any) -> bool:
 class BraketAdapter(ProviderAdapter):
     name: ClassVar[str] = "braket"
     modules: ClassVar[tuple[str, ...]] = ("braket", "qiskit_braket_provider", "botocore")
-    # botocore's default ("legacy") retry mode makes up to 5 attempts at a throttled,
-    # 5xx or dropped CreateQuantumTask (botocore/data/_retry.json: max_attempts 5),
-    # all with one auto-filled idempotency token; another run() from qsre would carry
-    # a new token and could create a second task.
-    client_submit_attempts: ClassVar[int] = 5
+    # botocore retries a throttled, 5xx or dropped CreateQuantumTask itself, every
+    # attempt with the one idempotency token it filled in (clientToken); another
+    # run() from qsre would carry a new token and could create a second task.
+    # botocore 1.44's default "standard" mode makes 3 attempts (the older "legacy"
+    # mode 5); the error itself says how many were made (client_attempts).
+    client_submit_attempts: ClassVar[int] = 3
     fallback_error_class: ClassVar[str | None] = "backend"
 
     def backend_name(self, backend: Any) -> str:
@@ -277,6 +278,13 @@ class BraketAdapter(ProviderAdapter):
             if name in _BOTOCORE_CLASS:
                 return _BOTOCORE_CLASS[name]
         return None
+
+    def client_attempts(self, exc: BaseException) -> int | None:
+        response = getattr(exc, "response", None)
+        if not isinstance(response, dict):
+            return None
+        retries = (response.get("ResponseMetadata") or {}).get("RetryAttempts")
+        return retries + 1 if isinstance(retries, int) and retries >= 0 else None
 
     def provider_times(self, job: Any, result: Any) -> ProviderTimes | None:
         tasks = getattr(job, "_tasks", None)  # qiskit-braket-provider's BraketQuantumTask

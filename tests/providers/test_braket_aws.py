@@ -265,7 +265,7 @@ def test_throttled_creation_is_one_create_call(session, store, recorder):
     recorder.flush()
     [row] = store.jobs()
     assert (row.status, row.error_class) == ("error", "transient")
-    assert row.attempts == BraketAdapter.client_submit_attempts
+    assert row.attempts == 4 + 1  # as botocore's error says: RetryAttempts 4
 
 
 def test_provider_stamps_outside_the_observed_window_are_not_used(session, store, recorder):
@@ -285,3 +285,56 @@ def test_provider_stamps_outside_the_observed_window_are_not_used(session, store
     assert row.status == "done"
     assert 0 <= row.e2e_seconds < 3600  # not a day
     assert row.run_seconds == pytest.approx(SIMULATED_MS / 1000)
+
+
+def test_botocore_retries_a_throttled_create_itself_with_one_token():
+    """Braket's session sends CreateQuantumTask through boto3, which retries a
+    throttled call itself with the same clientToken: as often as the adapter
+    declares, and the error it finally raises says so."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import boto3
+    from braket.aws import AwsSession
+
+    bodies: list[dict[str, Any]] = []
+
+    class Throttling(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            data = json.dumps({"message": "Rate exceeded"}).encode()
+            self.send_response(429)
+            self.send_header("x-amzn-ErrorType", "ThrottlingException")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = boto3.client(
+            "braket",
+            region_name="us-east-1",
+            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        with pytest.raises(ClientError) as err:
+            AwsSession(braket_client=client).create_quantum_task(
+                action="{}",
+                deviceArn=SV1,
+                outputS3Bucket="amazon-braket-qsre-test",
+                outputS3KeyPrefix="tasks",
+                shots=10,
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(bodies) == BraketAdapter.client_submit_attempts
+    assert len({body["clientToken"] for body in bodies}) == 1  # one task, asked for again
+    assert BraketAdapter().client_attempts(err.value) == len(bodies)
+    assert adapter_for(err.value).classify(err.value) == "transient"
