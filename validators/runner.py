@@ -86,6 +86,7 @@ from validators.drift import (
 from validators.errors import DetectorStateError
 from validators.mitigation import MitigationResult, measured_qubits, mitigate, readout_calibration
 from validators.reference import (
+    calibration_fingerprint,
     calibration_timestamp,
     has_calibration,
     predicted_distribution,
@@ -316,13 +317,28 @@ class ValidationRunner:
         counts: dict[str, dict[str, int]] = {}
         job_ids: dict[str, str | None] = {}
         errors: dict[str, dict[str, Any]] = {}
-        for group in self._job_groups(suite, via):
+        runnable = []
+        for ref in suite:
+            try:
+                transpile_reference(ref, backend)
+            except Exception as exc:  # noqa: BLE001 - e.g. a layout the coupling map splits
+                job_ids[ref.name] = None
+                errors[ref.name] = {
+                    "error_class": classify_exception(exc),
+                    "error": f"{type(exc).__name__}: {exc}"[:1000],
+                    "stage": "compile",
+                    "via": via,
+                }
+                continue
+            runnable.append(ref)
+        for group in self._job_groups(runnable, via):
             names = [ref.name for ref in group]
             tags = (
                 {"purpose": "validation", "circuit": names[0]}
                 if self.jobs == "per_circuit"
                 else {"purpose": "validation", "circuits": ",".join(names)}
             )
+            # Cached by transpile_reference: the circuits compiled above.
             compiled = [transpile_reference(ref, backend) for ref in group]
             job = None
             try:
@@ -406,10 +422,13 @@ class ValidationRunner:
         versions = version_context(backend)
 
         predictions: dict[str, dict[str, float] | None] = {}
+        fingerprint = calibration_fingerprint(backend) if calibrated else ""
         for ref in suite:
             if calibrated:
                 try:
-                    predictions[ref.name] = predicted_distribution(ref, backend, cal_at)
+                    predictions[ref.name] = predicted_distribution(
+                        ref, backend, cal_at, fingerprint
+                    )
                 except Exception as exc:  # noqa: BLE001 - no prediction: not evaluated
                     log.warning("prediction of %s on %s failed: %s", ref.name, name, exc)
                     predictions[ref.name] = None
