@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from collector.calibration import calibration_timestamp
+from collector.clock import as_utc
 
 
 class Reports:
@@ -49,3 +50,29 @@ def test_proxy_reports_its_backends_calibration(store, recorder):
     proxy = ExecutionProxy(backend, store=store, recorder=recorder)
     got = calibration_timestamp(proxy)
     assert got == backend.properties().last_update_date and got.tzinfo is UTC
+
+
+def test_jobs_and_backends_rows_carry_the_calibration_in_utc(store, recorder):
+    fake_provider = pytest.importorskip(
+        "qiskit_ibm_runtime.fake_provider",
+        reason="SKIPPED LOUDLY: qiskit-ibm-runtime is not importable (extra 'ibm')",
+    )
+    from qiskit import QuantumCircuit, transpile
+
+    from collector import ExecutionProxy
+
+    backend = fake_provider.FakeManilaV2()
+    expected = backend.properties().last_update_date.astimezone(UTC)
+    qc = QuantumCircuit(1)
+    qc.x(0)
+    qc.measure_all()
+    proxy = ExecutionProxy(backend, store=store, recorder=recorder)
+    proxy.run(transpile(qc, backend, seed_transpiler=1), shots=50).result()
+    recorder.flush()
+    [row] = store.jobs()
+    # as_utc: SQLite hands back naive datetimes (stored as UTC), PostgreSQL aware ones.
+    assert as_utc(row.calibration_at) == expected
+    [seen] = [b for b in store.backends() if b["name"] == proxy.name]
+    stored = seen["last_calibration_at"]
+    stored = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+    assert as_utc(stored) == expected
