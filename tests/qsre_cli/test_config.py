@@ -25,6 +25,7 @@ def test_embedded_default_is_valid_and_complete():
         "fidelity",
         "divergence",
         "cost_budget",
+        "mitigation_gain",
     }
     assert cfg.backend("sim-stable").pricing is not None
 
