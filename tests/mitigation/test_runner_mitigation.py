@@ -72,3 +72,31 @@ def test_runner_records_raw_and_mitigated_fidelity_and_the_slo_counts_them(store
     only_asym = SLOEngine(store, [_slo(asym.name)], clock=clock).evaluate(clock.now())[0]
     asym_good = sum(1 for r in by_backend[asym.name] if r.fidelity_mitigated - r.fidelity >= MARGIN)
     assert (only_asym.good, only_asym.total) == (asym_good, 16)
+
+
+def test_fake_ibm_backend_through_the_runner_at_the_effect_size_its_snapshot_predicts(
+    sqlite_url, clock
+):
+    fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+    backend = fake_provider.FakeManilaV2()
+    props = backend.properties()
+    runner = ValidationRunner(ValidationStore(sqlite_url), clock=clock)
+    rows = []
+    for i in range(4):
+        backend.set_options(seed_simulator=500 + i)
+        rows += runner.run(backend).rows
+        clock.advance(3600)
+
+    def mean(circuit, column):
+        return sum(getattr(r, column) for r in rows if r.circuit == circuit) / 4
+
+    # Its readout_1 answer survives readout with probability prod(1 - P(0|1)) over the
+    # five qubits of its reported snapshot (0.764), readout_0 with prod(1 - P(1|0)).
+    for circuit, name in (("readout_1", "prob_meas0_prep1"), ("readout_0", "prob_meas1_prep0")):
+        survive = 1.0
+        for q in range(5):
+            survive *= 1 - props.qubit_property(q, name)[0]
+        assert mean(circuit, "fidelity") == pytest.approx(survive, abs=0.015)
+        assert mean(circuit, "fidelity_mitigated") > 0.98
+    for circuit in {r.circuit for r in rows}:
+        assert mean(circuit, "fidelity_mitigated") > mean(circuit, "fidelity"), circuit
