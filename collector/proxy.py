@@ -110,17 +110,19 @@ def validate_shots(shots: Any) -> int:
     return shots
 
 
-def extract_counts(result: Any, shots: int) -> tuple[list[dict[str, Any]], int]:
-    """Per-circuit raw counts from a BackendV2 ``Result``, and the shots discrepancy:
-    counts summed over circuits minus the shots asked for (0 when they agree).
+def extract_counts(result: Any, shots: int) -> tuple[list[dict[str, Any]], int, int]:
+    """Per-circuit raw counts from a BackendV2 ``Result``; the shots discrepancy
+    (counts summed over circuits minus the shots asked for, 0 when they agree);
+    and how far rounding could explain it (half a shot per outcome: IonQ's QPU
+    counts are ``round(p * shots)``).
 
-    Counts that do not sum to the shots are the provider's (IonQ's QPU counts are
-    rounded probabilities): recorded with the discrepancy, never raised at the
-    user. Raises ``ResultCorrupt`` naming the circuit, the field and the value when
-    a circuit has no counts or a bitstring is wider than the classical register.
+    Counts that do not sum to the shots are never raised at the user (the
+    caller decides what they mean). Raises ``ResultCorrupt`` naming the circuit,
+    the field and the value when a circuit has no counts or a bitstring is wider
+    than the classical register.
     """
     out: list[dict[str, Any]] = []
-    discrepancy = 0
+    discrepancy = rounding = 0
     for index, exp in enumerate(getattr(result, "results", None) or ()):
         header = getattr(exp, "header", None)
         width = None
@@ -138,6 +140,7 @@ def extract_counts(result: Any, shots: int) -> tuple[list[dict[str, Any]], int]:
             )
         exp_shots = getattr(exp, "shots", None) or shots
         discrepancy += int(sum(counts.values())) - int(exp_shots)
+        rounding += (len(counts) + 1) // 2
         hex_keys = True
         for key in counts:
             if key.startswith("0x"):
@@ -155,7 +158,7 @@ def extract_counts(result: Any, shots: int) -> tuple[list[dict[str, Any]], int]:
                         f"expected the classical register width {width}"
                     )
         out.append({"fmt": "hex" if hex_keys else "bin", "num_clbits": width, "counts": counts})
-    return out, discrepancy
+    return out, discrepancy, rounding
 
 
 class ExecutionProxy(BackendV2):
@@ -666,7 +669,7 @@ class ProxyJob(JobV1):
                 exc = BackendJobFailed(
                     f"job {self.job_id()} failed: {getattr(result, 'status', 'no status')}"
                 )
-                self._finish_error("backend", exc)
+                self._finish_error(self._proxy._adapter.failed_result_class(result), exc)
                 return None, exc
             break
         if not self._claim():  # the callback recorded it while this thread woke up
@@ -704,18 +707,25 @@ class ProxyJob(JobV1):
                 self._finish_done_fast(result, now_s, *fast)
                 return result, None
         try:
-            counts, discrepancy = extract_counts(result, self._shots)
+            counts, discrepancy, rounding = extract_counts(result, self._shots)
         except ResultCorrupt as exc:
             self._record_error("result_corrupt", exc)
             return None, exc
-        if discrepancy and not proxy._adapter.counts_may_round(proxy.wrapped):
-            log.warning(
-                "job %s on %s: counts sum to %+d shots off what was asked for; recorded "
-                "as shots_discrepancy",
-                self.qsre_job_id,
-                proxy.name,
-                discrepancy,
+        if discrepancy and not (
+            abs(discrepancy) <= rounding and proxy._adapter.counts_may_round(proxy.wrapped)
+        ):
+            # More off than the provider's rounding explains (shots lost from a
+            # readout buffer): recorded as a corrupt result, and returned to the
+            # caller as the provider gave it (telemetry never breaks the call).
+            exc = ResultCorrupt(
+                f"job {self.job_id()}: counts sum to {discrepancy:+d} shots off "
+                f"{self._shots} x {self._num_circuits} asked for"
             )
+            evidence = {"shots_discrepancy": discrepancy}
+            if proxy.record_counts:
+                evidence["counts"] = counts
+            self._record_error("result_corrupt", exc, evidence)
+            return result, None
         self._finish_done(result, counts, now_s, discrepancy)
         return result, None
 
@@ -770,7 +780,10 @@ class ProxyJob(JobV1):
         if self._claim():
             self._record_error(error_class, exc)
 
-    def _record_error(self, error_class: str, exc: BaseException) -> None:
+    def _record_error(
+        self, error_class: str, exc: BaseException, evidence: dict[str, Any] | None = None
+    ) -> None:
         proxy = self._proxy
         fields = error_fields(error_class, exc, self._attempts, self._submitted_s, proxy._now_s())
-        proxy._record_finish(self.qsre_job_id, {**fields, "provider_job_id": self.job_id()})
+        fields["provider_job_id"] = self.job_id()
+        proxy._record_finish(self.qsre_job_id, {**fields, **(evidence or {})})
