@@ -70,7 +70,7 @@ class BackendWatch:
         return {
             "name": self.name,
             "seen_at": datetime.fromtimestamp(now_s, UTC).isoformat(),
-            "num_qubits": getattr(backend, "num_qubits", None),
+            "num_qubits": adapter_for(backend).num_qubits(backend),
             "provider": _provider(backend),
             "calibration_at": cal_at.isoformat() if cal_at else None,
             "summary": calibration_summary(backend) if cal_at else {},

@@ -28,21 +28,14 @@ import inspect
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from collector.classify import classify_exception
-from collector.clock import Clock, SystemClock
-from collector.cost import Pricing
 from collector.ids import new_job_id
-from collector.providers import adapter_for
+from collector.primitive import InstrumentedPrimitive
 from collector.providers.braket import is_local_task, task_times
-from collector.quotas import Quotas
-from collector.recorder import Recorder, spool_recorder
-from collector.recording import JobRecording, error_fields
-from collector.retry import RetryPolicy
+from collector.recording import error_fields
 from collector.spool_format import finish_times
-from collector.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -121,57 +114,21 @@ def _task_count(specs: Any, inputs: Any) -> int:
     return len(inputs) if isinstance(inputs, (list, tuple)) else 1
 
 
-class InstrumentedBraketDevice:
-    """A Braket device whose tasks are recorded. Unknown attributes pass through."""
+class InstrumentedBraketDevice(InstrumentedPrimitive):
+    """A Braket device whose tasks are recorded. Unknown attributes pass through.
+    (Identity, calibration, list prices and retries as the primitive instruments;
+    botocore retries a throttled CreateQuantumTask itself, with one idempotency
+    token, and a retry of qsre's would be a new task: none on top.)"""
 
-    def __init__(
-        self,
-        device: Any,
-        *,
-        store: Store | str,
-        project: str = "",
-        tags: dict[str, Any] | None = None,
-        pricing: Pricing | None = None,
-        quotas: Quotas | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Clock | None = None,
-        record_counts: bool = True,
-        recorder: Recorder | None = None,
-        backend_name: str | None = None,
-    ) -> None:
-        self._device = device
-        self._adapter = adapter_for(device)
-        self._store = Store(store) if isinstance(store, str) else store
-        self.clock = clock or SystemClock()
-        self.backend_name = backend_name or self._adapter.backend_name(device)
-        self.tags = dict(tags or {})
-        self.pricing = pricing if pricing is not None else self._adapter.default_pricing(device)
-        self._recorder = recorder or spool_recorder(self._store)
-        # botocore retries a throttled or failed CreateQuantumTask itself, with one
-        # idempotency token; a retry of qsre's would be a new task: none on top.
-        self._client_attempts = self._adapter.client_submit_attempts
-        self._rec = JobRecording(
-            store=self._store,
-            recorder=self._recorder,
-            clock=self.clock,
-            backend=self.backend_name,
-            project=project,
-            tags=self.tags,
-            pricing=self.pricing,
-            quotas=quotas,
-            retry=retry or RetryPolicy(),
-            record_counts=record_counts,
-        )
-        self._seen_calibration: tuple[bool, float | None] = (False, None)
+    kind = "braket"
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._device, name)
+    @staticmethod
+    def _backend_of(device: Any) -> Any:
+        return device
 
     @property
-    def wrapped(self) -> Any:
-        return self._device
+    def _device(self) -> Any:
+        return self._primitive
 
     # ------------------------------------------------------------ submission
     def run(self, task_specification: Any, *args: Any, **kwargs: Any) -> InstrumentedTask:
@@ -215,7 +172,7 @@ class InstrumentedBraketDevice:
             "shots": shots if isinstance(shots, int) and not isinstance(shots, bool) else None,
             "num_circuits": len(specs),
             "idempotency_key": job_id,
-            "calibration_at": self._calibration_s(submitted_s),
+            "calibration_at": self._watch.calibration_s(submitted_s),
         }
         try:
             fields.update(_circuit_fields(specs))
@@ -234,49 +191,10 @@ class InstrumentedBraketDevice:
         return job_id, submitted_s
 
     def _submit(self, job_id: str, submitted_s: float, submit: Any) -> tuple[Any, int]:
-        """Create the task: (task, attempts). Retried by qsre only where the client
-        makes a single attempt itself."""
-        if self._client_attempts <= 1:
-            task, attempts, _ = self._rec.submit_with_retry(job_id, submitted_s, submit)
-            return task, attempts
-        try:
-            return submit(), 1
-        except Exception as exc:
-            error_class = classify_exception(exc)
-            # A retryable error that reached us used up the client's own attempts;
-            # botocore's errors say how many it made.
-            attempts = self._adapter.client_attempts(exc) or (
-                self._client_attempts if error_class == "transient" else 1
-            )
-            self._rec.event(
-                job_id, error_fields(error_class, exc, attempts, submitted_s, self._rec.now_s())
-            )
-            raise
-
-    def _calibration_s(self, now_s: float) -> float | None:
-        try:
-            stamp = self._adapter.calibration_at(self._device)
-        except Exception:  # noqa: BLE001 - metadata only
-            stamp = None
-        cal_s = stamp.timestamp() if stamp is not None else None
-        if self._seen_calibration != (True, cal_s):
-            self._seen_calibration = (True, cal_s)
-            self._rec.safe(self._recorder.backend_seen, self._backend_fields(now_s, stamp))
-        return cal_s
-
-    def _backend_fields(self, now_s: float, stamp: datetime | None) -> dict[str, Any]:
-        try:
-            num_qubits = int(self._device.properties.paradigm.qubitCount)
-        except Exception:  # noqa: BLE001 - not every device describes its qubits
-            num_qubits = None
-        return {
-            "name": self.backend_name,
-            "seen_at": datetime.fromtimestamp(now_s, UTC).isoformat(),
-            "num_qubits": num_qubits,
-            "provider": self._adapter.name,
-            "calibration_at": stamp.isoformat() if stamp is not None else None,
-            "summary": {},
-        }
+        """Create the task: (task, attempts), retried by qsre only where the client
+        makes a single attempt itself (``JobRecording.submit_with_retry``)."""
+        task, attempts, _ = self._rec.submit_with_retry(job_id, submitted_s, submit)
+        return task, attempts
 
 
 class InstrumentedTask:

@@ -70,7 +70,7 @@ class InstrumentedPrimitive:
         self._primitive = primitive
         self._store = Store(store) if isinstance(store, str) else store
         self.clock = clock or SystemClock()
-        backend = primitive_backend(primitive)
+        backend = self._backend_of(primitive)
         self.backend = backend
         self._adapter: ProviderAdapter = adapter_for(backend) if backend is not None else GENERIC
         if backend_name is None:
@@ -96,14 +96,23 @@ class InstrumentedPrimitive:
             quotas=quotas,
             retry=retry or RetryPolicy(),
             record_counts=record_counts,
-            client_submit_attempts=self._adapter.client_submit_attempts,
+            adapter=self._adapter,
         )
         self._watch = BackendWatch(backend, self.backend_name, self._rec)
+
+    @staticmethod
+    def _backend_of(primitive: Any) -> Any:
+        """The backend whose identity, calibration and prices the jobs carry."""
+        return primitive_backend(primitive)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._primitive, name)
+
+    @property
+    def wrapped(self) -> Any:
+        return self._primitive
 
     def _start(
         self,

@@ -220,7 +220,7 @@ class ExecutionProxy(BackendV2):
             quotas=quotas,
             retry=self.retry,
             record_counts=record_counts,
-            client_submit_attempts=adapter.client_submit_attempts,
+            adapter=adapter,
         )
         self._now_s = self._rec.now_s
         # How each type of the wrapped backend's jobs is recorded, learned from its

@@ -14,6 +14,7 @@ from collector.clock import Clock, epoch_seconds, sleep_on
 from collector.cost import Pricing, actual_cost_usd, estimate_cost_usd
 from collector.errors import QuotaExceeded
 from collector.health import recorder_errors
+from collector.providers import GENERIC, ProviderAdapter
 from collector.quotas import QuotaGuard, Quotas
 from collector.recorder import Recorder
 from collector.retry import RetryPolicy
@@ -53,12 +54,12 @@ class JobRecording:
         quotas: Quotas | None,
         retry: RetryPolicy,
         record_counts: bool,
-        client_submit_attempts: int = 1,
+        adapter: ProviderAdapter = GENERIC,
     ) -> None:
         self.store = store
-        # Attempts the client library makes itself at one submission (see
-        # ProviderAdapter.client_submit_attempts): qsre adds none on top.
-        self.client_submit_attempts = max(1, client_submit_attempts)
+        # The provider's client may retry a submission itself (see
+        # ProviderAdapter.client_submit_attempts): then qsre adds none on top.
+        self.adapter = adapter
         self.recorder = recorder
         self.clock = clock
         self.now_s = epoch_seconds(clock)
@@ -165,10 +166,12 @@ class JobRecording:
                 return submit(), attempts, slept_s
             except Exception as exc:
                 error_class = classify_exception(exc)
-                if self.client_submit_attempts > 1 and error_class in self.retry.retry_on:
+                client_attempts = self.adapter.client_submit_attempts
+                if client_attempts > 1 and error_class in self.retry.retry_on:
                     # The client already retried this one: retrying it again would
-                    # multiply its attempts (5 x 4 POSTs for one run()).
-                    attempts += self.client_submit_attempts - 1
+                    # multiply its attempts (5 x 4 POSTs for one run()). Its error
+                    # may say how many it made.
+                    attempts += (self.adapter.client_attempts(exc) or client_attempts) - 1
                     delay = None
                 else:
                     delay = self.backoff(error_class, attempts, slept_s)

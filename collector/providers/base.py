@@ -114,6 +114,11 @@ class ProviderAdapter:
             name = name()
         return str(name) if name else type(backend).__name__
 
+    def num_qubits(self, backend: Any) -> int | None:
+        """How many qubits the backend has, if it says."""
+        value = getattr(backend, "num_qubits", None)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     def calibration_at(self, backend: Any) -> datetime | None:
         """When the backend's current calibration was taken, as an aware UTC
         datetime, or None when the provider does not say."""

@@ -294,6 +294,12 @@ class BraketAdapter(ProviderAdapter):
             tasks = [tasks]
         return task_times(tasks)
 
+    def num_qubits(self, backend: Any) -> int | None:
+        try:
+            return int(native_device(backend).properties.paradigm.qubitCount)
+        except Exception:  # noqa: BLE001 - not every device describes its qubits
+            return super().num_qubits(backend)
+
     def default_pricing(self, backend: Any) -> Pricing | None:
         device = native_device(backend)
         if device is None or is_local(device):
