@@ -285,7 +285,7 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
                 section=b,
                 pricing=pricing,
                 quotas=quotas,
-                validation=b.validation or file.validation,
+                validation=_backend_validation(file.validation, b.validation),
                 source=source,
             )
         )
@@ -327,6 +327,16 @@ _QSRE_BACKEND_KEYS = {"kind", "factory", "options", "pricing", "quotas", "valida
 def sim_section(b: BackendSection) -> dict[str, Any]:
     data = b.model_dump(exclude_none=True)
     return {k: v for k, v in data.items() if k not in _QSRE_BACKEND_KEYS or k == "kind"}
+
+
+def _backend_validation(
+    default: ValidationSection, own: ValidationSection | None
+) -> ValidationSection:
+    """A backend's ``validation:`` overrides the keys it sets; the rest come from the
+    top-level section (a backend that only sets ``via`` keeps the file's thresholds)."""
+    if own is None:
+        return default
+    return default.model_copy(update={k: getattr(own, k) for k in own.model_fields_set})
 
 
 def _validate_sim(b: BackendSection, source: str, where: str) -> None:
