@@ -20,7 +20,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
-    DateTime,
     Float,
     Integer,
     MetaData,
@@ -32,6 +31,7 @@ from sqlalchemy import (
 
 from collector import migrate
 from collector.clock import as_utc
+from collector.schema import UTCDateTime
 from collector.store import Store
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -41,7 +41,7 @@ VERSION_TABLE = "alembic_version_validators"
 ROW_VERDICTS: tuple[str, ...] = ("ok", "warn", "drift", "diverged", "not_evaluated", "error")
 
 _Seq = BigInteger().with_variant(Integer, "sqlite")
-_TS = DateTime(timezone=True)
+_TS = UTCDateTime()  # UTC on every dialect, whatever offset a provider gave
 metadata = MetaData()
 
 validation_runs = Table(
