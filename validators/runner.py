@@ -19,7 +19,8 @@ One suite run on one backend:
      job's fixed cost dominates everywhere but on small simulators: queue wait and
      per-task fees on hardware, and ~1.1 s per ``run()`` on FakeBrisbane whatever the
      circuit (Aer serialises the fake backend's whole 127-qubit noise model for every
-     job: 8 per-circuit jobs took 9-16 s where one suite job takes ~1.2 s);
+     job): ``qsre validate`` on FakeBrisbane took 18.4 s with per-circuit jobs and
+     9.1 s with one (bench/validate_brisbane.py, 2 busy cores);
 2. counts are compared with the exact ideal distribution (Hellinger fidelity, TVD),
    with the backend's noisy prediction (:func:`validators.drift.check_divergence`;
    not evaluated without calibration, never DIVERGED) and fed to the backend's
