@@ -298,7 +298,7 @@ class ValidationRunner:
         return sampler
 
     def _job_groups(
-        self, suite: Sequence[ReferenceCircuit], via: str
+        self, backend: BackendV2, suite: Sequence[ReferenceCircuit], via: str
     ) -> list[list[ReferenceCircuit]]:
         if self.jobs == "per_circuit":
             return [[ref] for ref in suite]
@@ -307,7 +307,11 @@ class ValidationRunner:
         by_shots: dict[int, list[ReferenceCircuit]] = {}
         for ref in suite:
             by_shots.setdefault(ref.shots, []).append(ref)  # backend.run takes one shots value
-        return list(by_shots.values())
+        limit = getattr(backend, "max_circuits", None)
+        size = limit if isinstance(limit, int) and limit > 0 else len(suite) or 1
+        return [
+            group[i : i + size] for group in by_shots.values() for i in range(0, len(group), size)
+        ]
 
     def _execute(
         self, backend: BackendV2, suite: Sequence[ReferenceCircuit]
@@ -332,7 +336,7 @@ class ValidationRunner:
                 }
                 continue
             runnable.append(ref)
-        for group in self._job_groups(runnable, via):
+        for group in self._job_groups(backend, runnable, via):
             names = [ref.name for ref in group]
             tags = (
                 {"purpose": "validation", "circuit": names[0]}

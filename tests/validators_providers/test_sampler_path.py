@@ -108,3 +108,22 @@ def test_via_per_backend_and_bad_values(store):
         ValidationRunner(store, SUITE, via="primitive")
     with pytest.raises(ValueError, match="jobs='batched'"):
         ValidationRunner(store, SUITE, jobs="batched")
+
+
+def test_per_suite_jobs_respect_max_circuits(store, recorder):
+    from qiskit.providers.fake_provider import GenericBackendV2
+    from qiskit_aer import AerSimulator
+
+    class ThreePerJob(AerSimulator):
+        @property
+        def max_circuits(self) -> int:
+            return 3
+
+    backend = ThreePerJob.from_backend(GenericBackendV2(num_qubits=5, seed=1))
+    suite = {"circuits": ["bell", "ghz", "mirror", "readout_0", "readout_1", "bv", "idle"]}
+    report = run_validation(backend, store=store, suite=suite, recorder=recorder)
+    assert all(row.verdict != "error" for row in report.rows)
+    assert recorder.flush(30)
+    jobs = store.jobs(purpose="validation")
+    assert sorted(j.num_circuits for j in jobs) == [1, 3, 3]
+    assert {row.job_id for row in report.rows} == {j.id for j in jobs}
