@@ -65,19 +65,6 @@ def ideal_distribution(ref: ReferenceCircuit) -> dict[str, float]:
     return dict(ref.ideal_probabilities)
 
 
-def calibration_timestamp(backend: Any) -> datetime | None:
-    """When the backend's reported calibration was taken, if it says.
-
-    qsre convention first (``backend.last_calibrated_at``, an aware datetime), then
-    qiskit-ibm-runtime's ``backend.properties().last_update_date``, else None.
-    """
-    value = getattr(backend, "last_calibrated_at", None)
-    if isinstance(value, datetime):
-        return value
-    stamp = getattr(_properties(backend), "last_update_date", None)
-    return stamp if isinstance(stamp, datetime) else None
-
-
 def _properties(backend: Any) -> Any | None:
     properties = getattr(backend, "properties", None)
     if not callable(properties):

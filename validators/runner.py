@@ -62,6 +62,7 @@ import qiskit
 import qiskit_aer
 from qiskit.providers import BackendV2
 
+from collector.calibration import calibration_timestamp
 from collector.classify import classify_exception
 from collector.clock import Clock, SystemClock
 from collector.providers import adapter_for
@@ -88,7 +89,6 @@ from validators.errors import DetectorStateError
 from validators.mitigation import MitigationResult, measured_qubits, mitigate, readout_calibration
 from validators.reference import (
     calibration_fingerprint,
-    calibration_timestamp,
     has_calibration,
     predicted_distribution,
     transpile_reference,

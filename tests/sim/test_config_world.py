@@ -6,12 +6,13 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from collector.calibration import calibration_timestamp
 from collector.clock import VirtualClock
 from qsre.sim import InjectedAuthError, SimBackendConfig, build_sim_backend, demo_world
 from qsre.sim.config import FirmwareBugFault
 from qsre.sim.faults import firmware_affects
 from validators.circuits import build_suite
-from validators.reference import calibration_timestamp, predicted_distribution, transpile_reference
+from validators.reference import predicted_distribution, transpile_reference
 
 from .conftest import g_test_pvalue
 

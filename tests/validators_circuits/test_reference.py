@@ -8,12 +8,12 @@ from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 
+from collector.calibration import calibration_timestamp
 from collector.clock import VirtualClock
 from qsre.sim import NoiseParams, SimBackend
 from qsre.sim.config import FirmwareBugFault, StepDrift
 from validators.circuits import build_suite
 from validators.reference import (
-    calibration_timestamp,
     has_calibration,
     predicted_distribution,
     transpile_reference,
@@ -146,7 +146,7 @@ def test_prediction_cache_tells_same_named_backends_apart():
     from collector.clock import VirtualClock
     from qsre.sim.config import SimBackendConfig, build_sim_backend
     from validators.circuits import build_suite
-    from validators.reference import calibration_timestamp, predicted_distribution
+    from validators.reference import predicted_distribution
 
     clock = VirtualClock(datetime(2026, 11, 16, tzinfo=UTC))
     quiet = build_sim_backend(

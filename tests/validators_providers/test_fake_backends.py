@@ -28,12 +28,12 @@ from qiskit_ibm_runtime.fake_provider import (
     FakeProviderForBackendV2,
 )
 
+from collector.calibration import calibration_timestamp
 from qsre.config import EMBEDDED_DEFAULT, load_config
 from validators.circuits import DEFAULT_CIRCUITS, build_suite
 from validators.drift import DivergenceConfig, check_divergence
 from validators.reference import (
     calibration_fingerprint,
-    calibration_timestamp,
     predicted_distribution,
     transpile_reference,
 )

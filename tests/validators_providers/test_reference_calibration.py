@@ -18,11 +18,11 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2, FakeTorontoV2
 
+from collector.calibration import calibration_timestamp
 from validators import reference
 from validators.circuits import build_suite
 from validators.reference import (
     calibration_fingerprint,
-    calibration_timestamp,
     predicted_distribution,
     transpile_reference,
     used_qubits,
