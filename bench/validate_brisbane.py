@@ -58,6 +58,7 @@ import numpy as np
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 from qiskit_ibm_runtime.fake_provider import FakeBrisbane
+from collector.calibration import calibration_timestamp
 from validators import reference
 from validators.circuits import SuiteConfig, build_suite
 
@@ -65,7 +66,7 @@ backend = FakeBrisbane()
 suite = build_suite(SuiteConfig(), backend.num_qubits)
 for ref in suite:
     reference.transpile_reference(ref, backend)  # compile outside the timed part
-at = reference.calibration_timestamp(backend)
+at = calibration_timestamp(backend)
 
 
 def old_way():
