@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from collector.providers import GENERIC, adapter_for
-from collector.providers.base import exception_chain
+from collector.providers.base import exception_chain, http_status_class
 from collector.schema import ERROR_CLASSES
 
 _NAME_RULES: tuple[tuple[str, str], ...] = (
@@ -47,21 +47,6 @@ _NAME_RULES: tuple[tuple[str, str], ...] = (
 )
 
 _STATUS_RE = re.compile(r"\b(400|401|402|403|404|408|409|422|429|500|502|503|504)\b")
-_STATUS_CLASS = {
-    "401": "auth",
-    "403": "auth",
-    "402": "quota",
-    "400": "invalid_input",
-    "422": "invalid_input",
-    "404": "backend",
-    "409": "backend",
-    "408": "transient",
-    "429": "transient",
-    "500": "transient",
-    "502": "transient",
-    "503": "transient",
-    "504": "transient",
-}
 _QUOTA_RE = re.compile(r"quota|usage limit|rate limit exceeded for plan|insufficient credit", re.I)
 _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"unauthori[sz]ed|invalid (api )?token|expired token|authenticat", re.I), "auth"),
@@ -115,12 +100,8 @@ def _generic_class(exc: BaseException) -> str:
         getattr(exc, "response", None), "status_code", None
     )
     match = _STATUS_RE.search(message)
-    status_class = (
-        _STATUS_CLASS[str(status)]
-        if status is not None and str(status) in _STATUS_CLASS
-        else _STATUS_CLASS[match.group(1)]
-        if match
-        else None
+    status_class = http_status_class(status) or (
+        http_status_class(match.group(1)) if match else None
     )
     # A cap reached is a quota even where the provider answers "forbidden" for it.
     if status_class == "auth" and _QUOTA_RE.search(message):

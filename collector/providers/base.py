@@ -63,6 +63,28 @@ def finite_s(value: Any) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
+def http_status_class(status: Any) -> str | None:
+    """The error class an HTTP status means, the same for every provider's API:
+    401/403 auth, 402 quota, 400/413/422 the caller's input, 404/409 the backend
+    (no such job or device, a conflicting state), 408/429/5xx transient (worth
+    another attempt). None for anything else (a success, -1, not a number)."""
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if isinstance(status, bool) or not isinstance(status, int):
+        return None
+    if status in (401, 403):
+        return "auth"
+    if status == 402:
+        return "quota"
+    if status in (400, 413, 422):
+        return "invalid_input"
+    if status in (404, 409):
+        return "backend"
+    if status in (408, 429) or 500 <= status <= 599:
+        return "transient"
+    return None
+
+
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc``, then what it was raised from or while handling (``__cause__``, else
     ``__context__``), outermost first. Client libraries re-wrap their HTTP errors

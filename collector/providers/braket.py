@@ -21,7 +21,14 @@ from typing import Any, ClassVar
 
 from collector.cost import Pricing
 from collector.providers import register
-from collector.providers.base import ProviderAdapter, ProviderTimes, epoch_s, finite_s, to_utc
+from collector.providers.base import (
+    ProviderAdapter,
+    ProviderTimes,
+    epoch_s,
+    finite_s,
+    http_status_class,
+    to_utc,
+)
 from collector.providers.pricing import list_price
 
 _CODE_CLASS: dict[str, str] = {
@@ -123,19 +130,7 @@ def client_error_class(response: Any) -> str | None:
     if code in _CODE_CLASS:
         return _CODE_CLASS[code]
     status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    if not isinstance(status, int):
-        return None
-    if status in (401, 403):
-        return "auth"
-    if status == 402:
-        return "quota"
-    if status in (400, 413, 422):
-        return "invalid_input"
-    if status in (404, 409):
-        return "backend"
-    if status in (408, 429) or 500 <= status <= 599:
-        return "transient"
-    return None
+    return http_status_class(status)
 
 
 def native_device(backend: Any) -> Any:

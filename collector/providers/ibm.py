@@ -26,6 +26,7 @@ from collector.providers.base import (
     epoch_s,
     exception_chain,
     finite_s,
+    http_status_class,
     module_of,
     to_utc,
 )
@@ -79,19 +80,9 @@ def requests_api_error_class(status: Any, message: str) -> str | None:
     (-1: no response at all, i.e. the connection failed)."""
     if _QUOTA_RE.search(message):
         return "quota"
-    if not isinstance(status, int):
-        return None
-    if status in (401, 403):
-        return "auth"
-    if status == 402:
-        return "quota"
-    if status in (400, 422):
-        return "invalid_input"
-    if status in (404, 409):
-        return "backend"
-    if status == -1 or status in (408, 429) or 500 <= status <= 599:
+    if status == -1:  # no response at all: the connection failed
         return "transient"
-    return None
+    return http_status_class(status)
 
 
 class IBMRuntimeAdapter(ProviderAdapter):

@@ -26,6 +26,7 @@ from collector.providers.base import (
     epoch_s,
     exception_chain,
     finite_s,
+    http_status_class,
     module_of,
     to_utc,
 )
@@ -58,19 +59,7 @@ def api_error_class(status: Any, text: str) -> str | None:
     cap is a quota whatever the status."""
     if _QUOTA_RE.search(text):
         return "quota"
-    if not isinstance(status, int):
-        return None
-    if status in (401, 403):
-        return "auth"
-    if status == 402:
-        return "quota"
-    if status in (400, 413, 422):
-        return "invalid_input"
-    if status in (404, 409):
-        return "backend"
-    if status in (408, 429) or 500 <= status <= 599:
-        return "transient"
-    return None
+    return http_status_class(status)
 
 
 class IonQAdapter(ProviderAdapter):
