@@ -5,7 +5,7 @@ once it is available. Submission failures are retried (one record)."""
 from __future__ import annotations
 
 import pytest
-from qiskit import QuantumCircuit
+from circuit_fixtures import bell
 from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import JobStatus
 from qiskit_aer import AerSimulator
@@ -53,14 +53,6 @@ class CountingSampler:
             raise self.submit_errors.pop(0)
         self.executions += 1
         return FlakyJob(self._sampler.run(pubs, shots=shots), self.poll_errors)
-
-
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
 
 
 @pytest.mark.parametrize(

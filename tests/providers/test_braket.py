@@ -26,7 +26,8 @@ from botocore.exceptions import (  # noqa: E402
 )
 from braket.circuits import Circuit  # noqa: E402
 from braket.devices import LocalSimulator  # noqa: E402
-from qiskit import QuantumCircuit, transpile  # noqa: E402
+from circuit_fixtures import bell  # noqa: E402
+from qiskit import transpile  # noqa: E402
 
 from collector import ExecutionProxy, RetryPolicy, instrument_braket  # noqa: E402
 from collector.classify import classify_exception  # noqa: E402
@@ -324,14 +325,6 @@ def test_wait_that_ran_out_is_not_an_outcome(store, recorder, monkeypatch):
 
 
 # ------------------------------------------------------------ qiskit-braket-provider
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
-
-
 def test_braket_local_backend_through_the_proxy(store, recorder):
     qiskit_braket_provider = pytest.importorskip(
         "qiskit_braket_provider",

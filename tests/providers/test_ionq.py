@@ -15,7 +15,7 @@ qiskit_ionq = pytest.importorskip(
     reason="SKIPPED LOUDLY: qiskit-ionq is not importable (extra 'ionq' not installed)",
 )
 
-from qiskit import QuantumCircuit  # noqa: E402
+from circuit_fixtures import bell  # noqa: E402
 from qiskit_ionq import IonQProvider  # noqa: E402
 from qiskit_ionq.exceptions import (  # noqa: E402
     IonQAPIError,
@@ -55,14 +55,6 @@ def _quiet() -> Iterator[None]:
 
 def qpu(fake: FakeIonQ):
     return IonQProvider("test-token", url=fake.url).get_backend("qpu.aria-1")
-
-
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
 
 
 def test_rounded_qpu_counts_are_returned_and_recorded(fake, store, recorder):

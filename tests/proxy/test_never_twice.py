@@ -6,7 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 
 import pytest
-from qiskit import QuantumCircuit
+from circuit_fixtures import bell
 from qiskit.providers import JobStatus
 from qiskit_ibm_runtime.api.exceptions import RequestsApiError
 from qiskit_ibm_runtime.exceptions import (
@@ -20,14 +20,6 @@ from collector.proxy import ExecutionProxy
 from collector.retry import RetryPolicy
 
 from .backends import CountingBackend, HeldBackend
-
-
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
 
 
 def poll_errors() -> dict[str, BaseException]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from circuit_fixtures import bell
 from qiskit import ClassicalRegister, QuantumCircuit, transpile
 from qiskit.primitives import BackendSamplerV2
 from qiskit_aer import AerSimulator
@@ -17,14 +18,6 @@ from collector.recorder import SpoolRecorder
 from collector.retry import RetryPolicy
 
 from .backends import NotAuthorized, ScriptedBackend, ServiceUnavailable
-
-
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
 
 
 def measured(n: int) -> QuantumCircuit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from circuit_fixtures import bell
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.primitives import BackendSamplerV2
@@ -12,14 +13,6 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from collector import InvalidInput, instrument_sampler
 from collector.cost import Pricing
-
-
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
 
 
 @pytest.mark.parametrize("kind", ["aer", "backend"])
