@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("qiskit_ibm_runtime", reason="the `ibm` extra is not installed")
 
+from circuit_fixtures import bell  # noqa: E402
 from qiskit import transpile  # noqa: E402
 from qiskit_ibm_runtime.api.exceptions import RequestsApiError  # noqa: E402
 from qiskit_ibm_runtime.exceptions import IBMBackendError, IBMNotAuthorizedError  # noqa: E402
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2  # noqa: E402
 
-from circuit_fixtures import bell  # noqa: E402
 from collector import ExecutionProxy, VirtualClock  # noqa: E402
 from collector.retry import RetryPolicy  # noqa: E402
 
