@@ -264,15 +264,12 @@ def validate(
         _print_json(data)
         return
     table = Table(title=f"{report.backend}: {report.verdict.upper()} (run {report.run_id[:8]})")
-    for col in (
-        "circuit",
-        "fidelity vs ideal",
-        "TVD vs prediction",
-        "divergence p",
-        "drift stat",
-        "verdict",
-    ):
-        table.add_column(col)
+    table.caption = (
+        "fidelity vs the ideal distribution, raw and readout-mitigated; "
+        "TVD and p vs the backend's own calibration"
+    )
+    for col in ("circuit", "fidelity", "mitigated", "TVD", "p", "drift stat", "verdict"):
+        table.add_column(col, no_wrap=True)
 
     def fmt(value: Any, spec: str = ".4f") -> str:
         return "n/a" if value is None else format(value, spec)
@@ -281,6 +278,7 @@ def validate(
         table.add_row(
             row.circuit,
             fmt(row.fidelity),
+            fmt(row.fidelity_mitigated),
             fmt(row.divergence_tvd),
             fmt(row.divergence_p, ".2e"),
             fmt(row.drift_statistic, ".2f"),
