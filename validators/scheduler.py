@@ -14,9 +14,10 @@ fires every due job; NOTES: 14 runs for 7 ticks), so each replica keeps its jobs
 its own persistent ``SQLAlchemyJobStore`` table on the store's database (named from
 ``holder_id``, which should therefore be stable across restarts, e.g. the host name),
 which keeps coalesced misfires across restarts. Which replica actually runs the
-validations is decided by a lease row in ``scheduler_leases`` with an expiry that the
-holder renews (heartbeat every ``lease_ttl_s / 3``); a tick on a replica without the
-lease does nothing. If the holder dies, another replica takes over after the expiry.
+validations is decided by the ``qsre-validation-scheduler`` lease (``collector.lease``,
+the same mechanism the alert router's lease uses) with an expiry that the holder
+renews (heartbeat every ``lease_ttl_s / 3``); a tick on a replica without the lease
+does nothing. If the holder dies, another replica takes over after the expiry.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from qiskit.providers import BackendV2
 
 from collector.clock import Clock, SystemClock
+from collector.lease import Lease, Leases
 from collector.store import Store
 from validators.drift import DivergenceConfig, DriftConfig
 from validators.errors import InvalidConfig
@@ -208,6 +210,8 @@ class ValidationScheduler:
             via=via,
             jobs=jobs,
         )
+        self.leases = Leases(self.vstore.store)
+        self._lease: Lease | None = None
         self._backends: dict[str, BackendV2] = {}
         self._run_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
@@ -219,12 +223,16 @@ class ValidationScheduler:
     def holds_lease(self, now: datetime | None = None) -> bool:
         """Take or renew the lease; True when this replica holds it."""
         try:
-            return self.vstore.acquire_lease(
+            lease = self.leases.acquire(
                 LEASE_NAME, self.holder_id, now or self.clock.now(), self.lease_ttl_s
             )
         except Exception:  # noqa: BLE001 - a store outage must not kill the scheduler
             log.exception("could not renew the validation lease")
             return False
+        if lease is not None and (self._lease is None or lease.epoch != self._lease.epoch):
+            log.info("validation lease taken by %s (epoch %d)", self.holder_id, lease.epoch)
+        self._lease = lease
+        return lease is not None
 
     def backend(self, name: str) -> BackendV2:
         if name not in self._backends:
@@ -327,7 +335,9 @@ class ValidationScheduler:
         with _registry_lock:
             if _registry.get(self.holder_id) is self:
                 del _registry[self.holder_id]
+        lease, self._lease = self._lease, None
         try:
-            self.vstore.release_lease(LEASE_NAME, self.holder_id)
+            if lease is not None:
+                self.leases.release(LEASE_NAME, self.holder_id, lease.epoch)
         except Exception:  # noqa: BLE001
             log.exception("could not release the validation lease")

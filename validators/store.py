@@ -1,5 +1,7 @@
-"""Validation results in the event store: ``validation_runs``, ``validation_state`` and
-``scheduler_leases`` (schema owned by validators, Alembic dir ``validators/migrations``).
+"""Validation results in the event store: ``validation_runs`` and ``validation_state``
+(schema owned by validators, Alembic dir ``validators/migrations``). The scheduler's
+lease lives in ``collector.lease`` (one mechanism for every singleton duty); the old
+``scheduler_leases`` table of migration v0001 stays in the schema, unused.
 
 The tables live in the same database as the collector's (one ``collector.store.Store``
 engine) but in their own metadata and version table, so the import direction stays
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ from sqlalchemy import (
 
 from collector import migrate
 from collector.clock import as_utc
+from collector.lease import Leases, qsre_leases
 from collector.schema import UTCDateTime
 from collector.store import Store
 
@@ -76,13 +80,6 @@ validation_state = Table(
     Column("detector_state", JSON, nullable=False),
     Column("baseline_calibration_at", _TS),
     Column("updated_at", _TS, nullable=False),
-)
-scheduler_leases = Table(
-    "scheduler_leases",
-    metadata,
-    Column("name", String(200), primary_key=True),
-    Column("holder", String(200), nullable=False),
-    Column("expires_at", _TS, nullable=False),
 )
 
 _RUN_COLUMNS = tuple(c.name for c in validation_runs.columns if c.name != "id")
@@ -323,40 +320,24 @@ class ValidationStore:
             return int(conn.execute(q).scalar_one())
 
     # ---------------------------------------------------------------- leases
-    def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
-        """Take or renew the lease ``name`` for ``holder`` until ``now + ttl_s``.
+    @cached_property
+    def leases(self) -> Leases:
+        return Leases(self.store)
 
-        One atomic upsert: it succeeds when the row is absent, already ours, or
-        expired. Safe across processes on SQLite (writers serialised) and PostgreSQL
-        (the conflicting row is locked by ON CONFLICT DO UPDATE).
-        """
-        if ttl_s <= 0:
-            raise ValueError(f"lease ttl_s={ttl_s!r}: expected a positive number of seconds")
-        expires = now + timedelta(seconds=ttl_s)
-        t = scheduler_leases
-        stmt = self._insert(t).values(name=name, holder=holder, expires_at=expires)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["name"],
-            set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
-            where=(t.c.holder == stmt.excluded.holder) | (t.c.expires_at < now),
-        ).returning(t.c.holder)
-        with self.engine.begin() as conn:
-            got = conn.execute(stmt).scalar()
-        return got == holder
+    def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``now + ttl_s``
+        (``collector.lease.Leases.acquire``, for callers that need no epoch)."""
+        return self.leases.acquire(name, holder, now, ttl_s) is not None
 
     def release_lease(self, name: str, holder: str) -> bool:
-        """Give the lease up (only if ``holder`` has it), so another replica takes over
-        at its next tick instead of after the expiry."""
-        t = scheduler_leases
-        with self.engine.begin() as conn:
-            result = conn.execute(t.delete().where(t.c.name == name, t.c.holder == holder))
-            return bool(result.rowcount)
+        """Give up ``holder``'s hold of ``name``, whichever epoch it is at."""
+        t = qsre_leases
+        q = select(t.c.epoch).where(t.c.name == name, t.c.holder == holder)
+        with self.engine.connect() as conn:
+            epoch = conn.execute(q).scalar()
+        return epoch is not None and self.leases.release(name, holder, int(epoch))
 
     def lease_holder(self, name: str, now: datetime) -> str | None:
         """Current unexpired holder of a lease, if any."""
-        t = scheduler_leases
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t.c.holder, t.c.expires_at).where(t.c.name == name)).first()
-        if row is None or as_utc(row.expires_at) <= now:  # type: ignore[operator]
-            return None
-        return str(row.holder)
+        lease = self.leases.current(name, now)
+        return None if lease is None else lease.holder
