@@ -204,6 +204,25 @@ ALERTS_FIRING = MetricSpec(
     ("kind", "severity"),
 )
 
+# --- produced by the daemon (`qsre run`) about itself: watching the watcher -------------
+LAST_EVALUATION_TIMESTAMP = MetricSpec(
+    "qsre_last_evaluation_timestamp_seconds",
+    "gauge",
+    "Unix time at which this process last finished an SLO and signal evaluation cycle.",
+)
+DAEMON_INFO = MetricSpec(
+    "qsre_daemon_info",
+    "gauge",
+    "Always 1; the replica label identifies this daemon process (host:pid:random).",
+    ("replica",),
+)
+LEASE_HELD = MetricSpec(
+    "qsre_lease_held",
+    "gauge",
+    "1 while this process holds the named singleton-duty lease, else 0.",
+    ("lease",),
+)
+
 COLLECTOR_METRICS: tuple[MetricSpec, ...] = (
     JOBS_TOTAL,
     JOB_ATTEMPTS_TOTAL,
@@ -230,7 +249,10 @@ SLO_METRICS: tuple[MetricSpec, ...] = (
     SLO_SLI_RATIO,
     ALERTS_FIRING,
 )
-CATALOGUE: tuple[MetricSpec, ...] = COLLECTOR_METRICS + VALIDATOR_METRICS + SLO_METRICS
+DAEMON_METRICS: tuple[MetricSpec, ...] = (LAST_EVALUATION_TIMESTAMP, DAEMON_INFO, LEASE_HELD)
+CATALOGUE: tuple[MetricSpec, ...] = (
+    COLLECTOR_METRICS + VALIDATOR_METRICS + SLO_METRICS + DAEMON_METRICS
+)
 
 VALIDATION_VERDICTS: tuple[str, ...] = ("ok", "warn", "drift", "diverged", "not_evaluated")
 

@@ -126,8 +126,29 @@ class ReceiverSection(BaseModel):
     resend_interval_s: float | None = None
 
 
+class WatchdogSection(_Model):
+    """Dead man's switch: proof, sent from outside-facing channels every evaluation
+    cycle by the replica that routes alerts, that qsre is alive and routing.
+
+    ``alertmanager``: an always-firing ``QsreWatchdog`` alert to every Alertmanager
+    receiver (pair it with a receiver that pages when it stops arriving).
+    ``heartbeat_url`` / ``heartbeat_env`` (the name of an environment variable holding
+    the URL, for ping URLs that embed a secret check id): an HTTP request each cycle.
+    """
+
+    alertmanager: bool = False
+    heartbeat_url: str | None = None
+    heartbeat_env: str | None = None
+    heartbeat_method: Literal["GET", "POST"] = "GET"
+    timeout_s: float = Field(default=5, gt=0)
+
+
 class AlertingSection(_Model):
     evaluation_interval_s: float = Field(default=60, gt=0)
+    # The alert router runs on one replica at a time, under this lease (collector.lease);
+    # a dead or paused holder is replaced within 2 x lease_ttl_s.
+    lease_ttl_s: float = Field(default=30, gt=0)
+    watchdog: WatchdogSection = Field(default_factory=WatchdogSection)
     routing: dict[str, Any] = Field(default_factory=dict)
     receivers: list[ReceiverSection] = Field(
         default_factory=lambda: [ReceiverSection(name="console", type="console")]
@@ -318,6 +339,7 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
         )
     for i, r in enumerate(file.alerting.receivers):
         _validate_receiver(r, source, f"alerting.receivers[{i}]")
+    _validate_watchdog(file.alerting, source)
     return Config(source, file, tuple(backends), tuple(slos), routing, dict(data))
 
 
@@ -359,6 +381,25 @@ def _validate_receiver(r: ReceiverSection, source: str, where: str) -> None:
     for key in need:
         if not getattr(r, key):
             raise ConfigError(source, f"{where}.{key}", f"a value for a {r.type} receiver")
+
+
+def _validate_watchdog(alerting: AlertingSection, source: str) -> None:
+    wd = alerting.watchdog
+    if wd.heartbeat_url and wd.heartbeat_env:
+        raise ConfigError(
+            source, "alerting.watchdog", "one of heartbeat_url or heartbeat_env, not both"
+        )
+    if wd.heartbeat_url and not wd.heartbeat_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            source, "alerting.watchdog.heartbeat_url", "an http(s) URL", wd.heartbeat_url
+        )
+    if wd.alertmanager and not any(r.type == "alertmanager" for r in alerting.receivers):
+        raise ConfigError(
+            source,
+            "alerting.watchdog.alertmanager",
+            "an alertmanager receiver in alerting.receivers to send QsreWatchdog to",
+            True,
+        )
 
 
 def load_config(path: str | Path | None = None) -> Config:

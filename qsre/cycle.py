@@ -3,6 +3,11 @@
 The daemon runs it every ``alerting.evaluation_interval_s``; the demo runs it on
 virtual time. Sources are separate so that each one's set of firing alerts is
 complete on its own (absent alerts of a source resolve).
+
+With replicas, every replica evaluates (so each serves the same SLO gauges) but
+only the router lease holder routes: ``tick(route=False)`` evaluates without
+touching the router, and ``fence`` (the holder's lease check) is asked before the
+router persists or sends anything.
 """
 
 from __future__ import annotations
@@ -54,15 +59,30 @@ class EvaluationCycle:
         )
         self.links = config.file.links
         self.last: CycleResult | None = None
+        # Epoch seconds of the clock when the last tick finished (the
+        # qsre_last_evaluation_timestamp_seconds gauge); None before the first.
+        self.last_completed_s: float | None = None
         self._last_signals: list[Alert] = []
 
-    def tick(self, now: datetime | None = None) -> CycleResult:
-        """Evaluate everything as of ``now`` and let the router notify what is due.
+    def tick(
+        self,
+        now: datetime | None = None,
+        *,
+        route: bool = True,
+        fence: Callable[[], bool] | None = None,
+    ) -> CycleResult:
+        """Evaluate everything as of ``now`` and, if ``route``, let the router notify
+        what is due. ``fence`` is checked before each router step (a False answer
+        stops routing for this tick; the evaluation itself still completes).
 
         A failing part is logged and skipped; the others still run (a broken SLO
         query must not silence an auth outage page).
         """
         now = now or self.clock.now()
+
+        def may_route() -> bool:
+            return route and (fence is None or fence())
+
         errors: list[str] = []
         statuses: list[Any] = []
         alerts: list[Alert] = []
@@ -73,7 +93,8 @@ class EvaluationCycle:
                 runbook_base_url=self.links.runbook_base_url,
                 dashboard_base_url=self.links.dashboard_base_url,
             )
-            self.router.process(slo_alerts, now, source="slo")
+            if may_route():
+                self.router.process(slo_alerts, now, source="slo")
             alerts.extend(slo_alerts)
         except Exception as exc:  # noqa: BLE001 - keep the other sources alive
             log.exception("SLO evaluation failed")
@@ -89,11 +110,13 @@ class EvaluationCycle:
                 previous=self._last_signals,
             )
             self._last_signals = signal_alerts
-            self.router.process(signal_alerts, now, source="signals")
+            if may_route():
+                self.router.process(signal_alerts, now, source="signals")
             alerts.extend(signal_alerts)
         except Exception as exc:  # noqa: BLE001
             log.exception("signal evaluation failed")
             errors.append(f"signals: {exc}")
-        report = self.router.flush(now)
+        report = self.router.flush(now) if may_route() else FlushReport()
         self.last = CycleResult(now, statuses, alerts, report, errors)
+        self.last_completed_s = self.clock.now().timestamp()
         return self.last

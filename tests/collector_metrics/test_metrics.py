@@ -27,6 +27,9 @@ CONTRACT = {
     "qsre_slo_burn_rate": ("gauge", ("slo", "window")),
     "qsre_slo_sli_ratio": ("gauge", ("slo",)),
     "qsre_alerts_firing": ("gauge", ("kind", "severity")),
+    "qsre_last_evaluation_timestamp_seconds": ("gauge", ()),
+    "qsre_daemon_info": ("gauge", ("replica",)),
+    "qsre_lease_held": ("gauge", ("lease",)),
 }
 
 
