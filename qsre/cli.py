@@ -495,6 +495,7 @@ def rules_build(
         out,
         runbook_base_url=cfg.file.links.runbook_base_url,
         dashboard_base_url=cfg.file.links.dashboard_base_url,
+        evaluation_interval_s=cfg.file.alerting.evaluation_interval_s,
     )
     console.print(f"wrote {path}")
 

@@ -34,6 +34,7 @@ RUNBOOK_KINDS: tuple[str, ...] = (
     "billing_spike",
     "backend_down",
     "resource_exhaustion",
+    "evaluation_stalled",
 )
 
 # Every runbook has these sections (as "## <name>" headings), in this order.

@@ -69,6 +69,11 @@ ALERT_KINDS: Mapping[str, AlertKind] = MappingProxyType(
             AlertKind(
                 "resource_exhaustion", "QsreResourceExhaustion", "page", "Resource exhaustion"
             ),
+            # Raised by Prometheus from the generated qsre-daemon rule group
+            # (slo.rules.stall_group): a stalled daemon cannot report its own stall.
+            AlertKind(
+                "evaluation_stalled", "QsreEvaluationStalled", "page", "qsre evaluation stalled"
+            ),
         )
     }
 )
