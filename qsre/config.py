@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from collector.clock import Clock
 from collector.cost import Pricing
 from collector.quotas import Quotas
 from qsre.errors import ConfigError
 from slo.errors import SLOError
+from slo.notify.pagerduty import events_base_url
+from slo.notify.slack import api_base_url
 from slo.openslo import import_openslo
 from slo.routing import RoutingConfig
 from slo.spec import SLO, parse_slos
@@ -125,6 +127,20 @@ class ReceiverSection(BaseModel):
     log_path: str | None = None
     resend_interval_s: float | None = None
 
+    @field_validator("events_url")
+    @classmethod
+    def _events_base(cls, v: str | None) -> str | None:
+        # PagerDuty documents the full endpoint; qsre appends /v2/enqueue itself.
+        return events_base_url(v) if v else v
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_base(cls, v: str | None, info: Any) -> str | None:
+        # Slack's base needs its /api/ (Alertmanager's api_url shares the field).
+        if v and info.data.get("type") == "slack":
+            return api_base_url(v)
+        return v
+
 
 class WatchdogSection(_Model):
     """Dead man's switch: proof, sent from outside-facing channels every evaluation
@@ -154,6 +170,9 @@ class AlertingSection(_Model):
         default_factory=lambda: [ReceiverSection(name="console", type="console")]
     )
     signals: dict[str, Any] = Field(default_factory=dict)
+    # Where QsreNotificationsFailing goes; "console" (stdout + the alert log) exists
+    # even when no receiver of that name is configured.
+    fallback_receivers: list[str] = Field(default_factory=lambda: ["console"])
 
 
 class SlackPost(_Model):
@@ -337,6 +356,16 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
         raise ConfigError(
             source, "alerting.receivers", f"receivers named {sorted(missing)} (used by routes)"
         )
+    fallback = tuple(file.alerting.fallback_receivers)
+    unknown = set(fallback) - receivers - {"console"}
+    if not fallback or unknown:
+        raise ConfigError(
+            source,
+            "alerting.fallback_receivers",
+            "one or more receiver names defined in alerting.receivers (or console)",
+            sorted(unknown) or list(fallback),
+        )
+    routing = replace(routing, fallback_receivers=fallback)
     for i, r in enumerate(file.alerting.receivers):
         _validate_receiver(r, source, f"alerting.receivers[{i}]")
     _validate_watchdog(file.alerting, source)

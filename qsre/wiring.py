@@ -66,6 +66,11 @@ def build_router(
         build_notifier(r, alert_log=alert_log, console_stream=console_stream)
         for r in config.file.alerting.receivers
     ]
+    if "console" in config.routing.fallback_receivers and all(
+        n.name != "console" for n in notifiers
+    ):
+        # The default fallback receiver (QsreNotificationsFailing): stdout + the alert log.
+        notifiers.append(ConsoleNotifier("console", stream=console_stream, log_path=alert_log))
     kwargs: dict[str, Any] = {}
     if fence is not None:
         if router_accepts_fence():

@@ -34,6 +34,7 @@ RUNBOOK_KINDS: tuple[str, ...] = (
     "billing_spike",
     "backend_down",
     "resource_exhaustion",
+    "notifications_failing",
     "evaluation_stalled",
 )
 

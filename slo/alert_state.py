@@ -2,7 +2,9 @@
 
 The router keeps everything in memory and writes through only what changed, in one
 transaction per ``process``/``flush`` call, so a restart neither re-pages nor forgets an
-open incident. Secrets never reach these tables: notifiers keep them out of the memo
+open incident; each receiver attempt is also written on its own, intent before and
+outcome after (slo.delivery.ledger). Rows are upserted, never deleted and re-inserted,
+so two writers (a former leader finishing a write) cannot collide on a primary key. Secrets never reach these tables: notifiers keep them out of the memo
 and redact them from error messages, and the router redacts again before saving.
 """
 
@@ -73,6 +75,9 @@ receivers_table = Table(
     Column("failures", Integer, nullable=False),
     Column("last_error", Text),
     Column("memo", JSON, nullable=False),
+    # The receiver's current incident for this group (s0003): a new one starts after
+    # the receiver has shown RESOLVED; Slack metadata and PagerDuty dedup keys carry it.
+    Column("incident_id", String(40)),
 )
 silences_table = Table(
     "slo_silences",
@@ -134,6 +139,7 @@ class ReceiverState:
     failures: int = 0
     last_error: str | None = None
     memo: dict[str, Any] = field(default_factory=dict)
+    incident_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,35 @@ class LoadedState:
     silences: dict[str, Silence]
 
 
+def log_row(e: LogEntry) -> dict[str, Any]:
+    return {
+        "at": e.at,
+        "receiver": e.receiver,
+        "group_key": e.group_key,
+        "status": e.status,
+        "fingerprints": list(e.fingerprints),
+        "ok": e.ok,
+        "error": e.error,
+    }
+
+
+def upsert(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, updating those whose primary key exists (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    keys = [c.name for c in table.primary_key.columns]
+    for i in range(0, len(rows), 500):
+        stmt = dialect_insert(table)
+        others = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=keys, set_=others), rows[i : i + 500]
+        )
+
+
 def _alert_row(a: ActiveAlert, now: datetime) -> dict[str, Any]:
     return {
         "fingerprint": a.fingerprint,
@@ -192,7 +227,7 @@ def _group_row(g: GroupState) -> dict[str, Any]:
     }
 
 
-def _receiver_row(r: ReceiverState) -> dict[str, Any]:
+def receiver_row(r: ReceiverState) -> dict[str, Any]:
     return {
         "receiver": r.receiver,
         "group_key": r.group_key,
@@ -203,6 +238,7 @@ def _receiver_row(r: ReceiverState) -> dict[str, Any]:
         "failures": r.failures,
         "last_error": r.last_error,
         "memo": r.memo,
+        "incident_id": r.incident_id,
     }
 
 
@@ -249,6 +285,7 @@ class AlertStateStore:
                     failures=int(r["failures"]),
                     last_error=r["last_error"],
                     memo=dict(r["memo"] or {}),
+                    incident_id=r["incident_id"],
                 )
                 for r in conn.execute(select(receivers_table)).mappings()
             }
@@ -310,30 +347,17 @@ class AlertStateStore:
             )
             self._replace(conn, groups_table, groups_table.c.group_key, changes.groups, _group_row)
             for (receiver, group_key), state in changes.receivers.items():
-                conn.execute(
-                    delete(receivers_table).where(
-                        (receivers_table.c.receiver == receiver)
-                        & (receivers_table.c.group_key == group_key)
+                if state is None:
+                    conn.execute(
+                        delete(receivers_table).where(
+                            (receivers_table.c.receiver == receiver)
+                            & (receivers_table.c.group_key == group_key)
+                        )
                     )
-                )
-                if state is not None:
-                    conn.execute(insert(receivers_table), [_receiver_row(state)])
+                else:
+                    upsert(conn, receivers_table, [receiver_row(state)])
             if changes.log:
-                conn.execute(
-                    insert(log_table),
-                    [
-                        {
-                            "at": e.at,
-                            "receiver": e.receiver,
-                            "group_key": e.group_key,
-                            "status": e.status,
-                            "fingerprints": list(e.fingerprints),
-                            "ok": e.ok,
-                            "error": e.error,
-                        }
-                        for e in changes.log
-                    ],
-                )
+                conn.execute(insert(log_table), [log_row(e) for e in changes.log])
 
     @staticmethod
     def _replace(
@@ -343,22 +367,20 @@ class AlertStateStore:
         items: Mapping[str, Any],
         to_row: Any,
     ) -> None:
-        # Delete + insert inside one transaction: portable across SQLite and PostgreSQL,
-        # and there is one router writing per store.
+        # Deleted items are deleted, the rest upserted: never delete + re-insert, which
+        # breaks (UniqueViolation) as soon as a second writer saves the same row.
         if not items:
             return
-        keys = list(items)
-        for i in range(0, len(keys), 500):
-            conn.execute(delete(table).where(key.in_(keys[i : i + 500])))
-        rows = [to_row(v) for v in items.values() if v is not None]
-        if rows:
-            conn.execute(insert(table), rows)
+        gone = [k for k, v in items.items() if v is None]
+        for i in range(0, len(gone), 500):
+            conn.execute(delete(table).where(key.in_(gone[i : i + 500])))
+        upsert(conn, table, [to_row(v) for v in items.values() if v is not None])
 
     def save_silence(self, silence: Silence) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(silences_table).where(silences_table.c.id == silence.id))
-            conn.execute(
-                insert(silences_table),
+            upsert(
+                conn,
+                silences_table,
                 [
                     {
                         "id": silence.id,

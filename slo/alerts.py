@@ -69,6 +69,14 @@ ALERT_KINDS: Mapping[str, AlertKind] = MappingProxyType(
             AlertKind(
                 "resource_exhaustion", "QsreResourceExhaustion", "page", "Resource exhaustion"
             ),
+            # Raised by the router itself (slo.delivery.failing) and sent only to the
+            # fallback receivers: a receiver that fails cannot report its own failure.
+            AlertKind(
+                "notifications_failing",
+                "QsreNotificationsFailing",
+                "page",
+                "Alert notifications failing",
+            ),
             # Raised by Prometheus from the generated qsre-daemon rule group
             # (slo.rules.stall_group): a stalled daemon cannot report its own stall.
             AlertKind(

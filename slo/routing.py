@@ -10,6 +10,10 @@ Driven by explicit calls, Alertmanager-style:
   ``repeat_interval``, and resolutions are sent to every receiver that was told the
   alert fired. A failed receiver is retried on the next flush and never blocks others.
 
+Each receiver call is one delivery attempt (slo.delivery): fenced, journalled (intent
+before, outcome after) and counted; a failed delivery raises QsreNotificationsFailing
+to the fallback receivers in the same flush.
+
 Muting (silences, maintenance windows, inhibition) is applied at flush time, as in
 Alertmanager; a muted alert that was already notified is still resolved when it ends.
 State lives in memory and is written through (changes only) to ``AlertStateStore``.
@@ -23,10 +27,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from apscheduler.triggers.cron import CronTrigger
+from datetime import datetime, timedelta
 
 from collector.clock import Clock, SystemClock
 from slo.alert_state import (
@@ -34,227 +35,47 @@ from slo.alert_state import (
     AlertStateStore,
     Changes,
     GroupState,
-    LogEntry,
     ReceiverState,
 )
 from slo.alerts import Alert, InvalidAlert, Matcher, Silence, matches_all
-from slo.notify.base import Notification, Notifier, NotifyError, redact
+from slo.delivery import failing
+from slo.delivery.attempt import Deliverer
+from slo.delivery.hooks import Fence, Fenced
+from slo.delivery.ledger import DeliveryLedger
+from slo.delivery.metrics import NotificationMetrics
+from slo.notify.base import Notification, Notifier
+from slo.notify.console import ConsoleNotifier
+from slo.route_config import (
+    ALL_LABELS,
+    BACKEND_SYMPTOM_KINDS,
+    DEFAULT_GROUP_INTERVAL_S,
+    DEFAULT_GROUP_WAIT_S,
+    DEFAULT_INHIBIT_RULES,
+    DEFAULT_REPEAT_INTERVAL_S,
+    InhibitRule,
+    MaintenanceWindow,
+    Route,
+    RoutingConfig,
+    _matchers,
+)
+
+__all__ = [
+    "ALL_LABELS",
+    "BACKEND_SYMPTOM_KINDS",
+    "DEFAULT_GROUP_INTERVAL_S",
+    "DEFAULT_GROUP_WAIT_S",
+    "DEFAULT_INHIBIT_RULES",
+    "DEFAULT_REPEAT_INTERVAL_S",
+    "AlertStatus",
+    "FlushReport",
+    "InhibitRule",
+    "MaintenanceWindow",
+    "Route",
+    "Router",
+    "RoutingConfig",
+]
 
 log = logging.getLogger(__name__)
-
-ALL_LABELS = "..."
-DEFAULT_GROUP_WAIT_S = 30.0
-DEFAULT_GROUP_INTERVAL_S = 300.0
-DEFAULT_REPEAT_INTERVAL_S = 4 * 3600.0
-# Alerts that are consequences of a backend being down (inhibited by backend_down).
-BACKEND_SYMPTOM_KINDS = (
-    "queue_overload",
-    "network_blips",
-    "calibration_drift",
-    "simulator_divergence",
-    "auth_failure",
-    "result_corruption",
-)
-
-
-def _matchers(value: Any, where: str) -> tuple[Matcher, ...]:
-    """Matchers from a mapping {name: value} (equality) or a list of 'name=~re' strings."""
-    if value is None:
-        return ()
-    if isinstance(value, Mapping):
-        return tuple(Matcher(str(k), str(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        out = []
-        for item in value:
-            if isinstance(item, Matcher):
-                out.append(item)
-            elif isinstance(item, str):
-                out.append(Matcher.parse(item))
-            else:
-                raise InvalidAlert(where, item, "a matcher string like 'severity=page'")
-        return tuple(out)
-    raise InvalidAlert(where, value, "a mapping of label: value or a list of matcher strings")
-
-
-@dataclass(frozen=True)
-class Route:
-    """Alerts matching every matcher go to ``receivers``; ``continue_`` keeps matching
-    later routes. Unset timings/group_by inherit from RoutingConfig."""
-
-    receivers: tuple[str, ...]
-    matchers: tuple[Matcher, ...] = ()
-    continue_: bool = False
-    group_by: tuple[str, ...] | None = None
-    group_wait_s: float | None = None
-    group_interval_s: float | None = None
-    repeat_interval_s: float | None = None
-
-
-@dataclass(frozen=True)
-class InhibitRule:
-    """A firing alert matching ``source`` mutes alerts matching ``target`` whose ``equal``
-    labels have the same values."""
-
-    name: str
-    source: tuple[Matcher, ...]
-    target: tuple[Matcher, ...]
-    equal: tuple[str, ...]
-
-
-DEFAULT_INHIBIT_RULES: tuple[InhibitRule, ...] = (
-    InhibitRule(
-        "page-over-ticket",
-        source=(Matcher("severity", "page"), Matcher("slo", ".+", "=~")),
-        target=(Matcher("severity", "ticket"), Matcher("slo", ".+", "=~")),
-        equal=("slo",),
-    ),
-    InhibitRule(
-        "backend-down",
-        source=(Matcher("kind", "backend_down"), Matcher("backend", ".+", "=~")),
-        target=(
-            Matcher("kind", "|".join(BACKEND_SYMPTOM_KINDS), "=~"),
-            Matcher("backend", ".+", "=~"),
-        ),
-        equal=("backend",),
-    ),
-)
-
-
-@dataclass(frozen=True)
-class MaintenanceWindow:
-    """A recurring window (cron start + duration, UTC) during which a backend's alerts are
-    muted. ``backend`` '*' covers every backend."""
-
-    name: str
-    backend: str
-    cron: str
-    duration_s: float
-
-    def __post_init__(self) -> None:
-        if self.duration_s <= 0:
-            raise InvalidAlert(f"maintenance.{self.name}.duration_s", self.duration_s, "> 0")
-        try:
-            CronTrigger.from_crontab(self.cron, timezone=UTC)
-        except ValueError as exc:
-            raise InvalidAlert(
-                f"maintenance.{self.name}.cron", self.cron, f"a 5-field crontab ({exc})"
-            ) from None
-
-    def _trigger(self) -> CronTrigger:
-        return CronTrigger.from_crontab(self.cron, timezone=UTC)
-
-    def active_at(self, now: datetime) -> tuple[datetime, datetime] | None:
-        """(start, end) of the window covering ``now``, if any."""
-        # The last start <= now lies in (now - duration, now] if the window is open: ask
-        # the cron trigger for the first fire time at or after now - duration.
-        earliest = now - timedelta(seconds=self.duration_s) + timedelta(microseconds=1)
-        start = self._trigger().get_next_fire_time(None, earliest)
-        if start is None or start > now:
-            return None
-        return start, start + timedelta(seconds=self.duration_s)
-
-    def covers(self, labels: Mapping[str, str]) -> bool:
-        return self.backend == "*" or labels.get("backend") == self.backend
-
-    def note(self, start: datetime, end: datetime) -> str:
-        return (
-            f"suppressed: maintenance window {self.name} "
-            f"{start.astimezone(UTC):%H:%M}\u2013{end.astimezone(UTC):%H:%M} UTC"
-        )
-
-
-@dataclass(frozen=True)
-class RoutingConfig:
-    routes: tuple[Route, ...] = ()
-    default_receivers: tuple[str, ...] = ("console",)
-    group_by: tuple[str, ...] = ("alertname", "slo", "backend")
-    group_wait_s: float = DEFAULT_GROUP_WAIT_S
-    group_interval_s: float = DEFAULT_GROUP_INTERVAL_S
-    repeat_interval_s: float = DEFAULT_REPEAT_INTERVAL_S
-    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
-    maintenance_windows: tuple[MaintenanceWindow, ...] = ()
-    external_url: str = ""
-
-    def receiver_names(self) -> set[str]:
-        names = set(self.default_receivers)
-        for r in self.routes:
-            names.update(r.receivers)
-        return names
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], where: str = "alerting") -> RoutingConfig:
-        """From the ``alerting:`` section of qsre.yaml (already parsed YAML)."""
-
-        def num(m: Mapping[str, Any], key: str, path: str) -> float | None:
-            if key not in m or m[key] is None:
-                return None
-            v = m[key]
-            if not isinstance(v, (int, float)) or v < 0:
-                raise InvalidAlert(f"{path}.{key}", v, "a number of seconds >= 0")
-            return float(v)
-
-        def names(v: Any, path: str) -> tuple[str, ...]:
-            if isinstance(v, str):
-                return (v,)
-            if isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v):
-                return tuple(v)
-            raise InvalidAlert(path, v, "a name or a list of names")
-
-        routes = []
-        for i, r in enumerate(data.get("routes") or ()):
-            path = f"{where}.routes[{i}]"
-            if not isinstance(r, Mapping) or "receivers" not in r:
-                raise InvalidAlert(path, r, "a mapping with 'receivers' and optional 'match'")
-            routes.append(
-                Route(
-                    receivers=names(r["receivers"], f"{path}.receivers"),
-                    matchers=_matchers(r.get("match"), f"{path}.match"),
-                    continue_=bool(r.get("continue", False)),
-                    group_by=names(r["group_by"], f"{path}.group_by") if "group_by" in r else None,
-                    group_wait_s=num(r, "group_wait_s", path),
-                    group_interval_s=num(r, "group_interval_s", path),
-                    repeat_interval_s=num(r, "repeat_interval_s", path),
-                )
-            )
-        windows = []
-        for i, w in enumerate(data.get("maintenance_windows") or ()):
-            path = f"{where}.maintenance_windows[{i}]"
-            try:
-                windows.append(
-                    MaintenanceWindow(
-                        name=str(w["name"]),
-                        backend=str(w.get("backend", "*")),
-                        cron=str(w["cron"]),
-                        duration_s=float(w["duration_s"]),
-                    )
-                )
-            except (KeyError, TypeError) as exc:
-                raise InvalidAlert(path, w, f"name, cron, duration_s (missing {exc})") from None
-        inhibit = DEFAULT_INHIBIT_RULES
-        if "inhibit_rules" in data:
-            inhibit = tuple(
-                InhibitRule(
-                    name=str(r.get("name", f"rule{i}")),
-                    source=_matchers(r.get("source"), f"{where}.inhibit_rules[{i}].source"),
-                    target=_matchers(r.get("target"), f"{where}.inhibit_rules[{i}].target"),
-                    equal=tuple(r.get("equal") or ()),
-                )
-                for i, r in enumerate(data["inhibit_rules"] or ())
-            )
-        base = cls()
-        return cls(
-            routes=tuple(routes),
-            default_receivers=names(
-                data.get("default_receiver", base.default_receivers), f"{where}.default_receiver"
-            ),
-            group_by=names(data.get("group_by", base.group_by), f"{where}.group_by"),
-            group_wait_s=num(data, "group_wait_s", where) or base.group_wait_s,
-            group_interval_s=num(data, "group_interval_s", where) or base.group_interval_s,
-            repeat_interval_s=num(data, "repeat_interval_s", where) or base.repeat_interval_s,
-            inhibit_rules=inhibit,
-            maintenance_windows=tuple(windows),
-            external_url=str(data.get("external_url", "")),
-        )
 
 
 @dataclass(frozen=True)
@@ -268,9 +89,12 @@ class AlertStatus:
 class FlushReport:
     sent: list[Notification] = field(default_factory=list)
     failed: list[tuple[Notification, str]] = field(default_factory=list)
+    # The fence answered False: the flush stopped and sent nothing more.
+    fenced: bool = False
 
 
 _DEFAULT_ROUTE = -1
+_FALLBACK_ROUTE = -2
 
 
 class Router:
@@ -283,12 +107,17 @@ class Router:
         *,
         state: AlertStateStore | None = None,
         clock: Clock | None = None,
+        fence: Fence | None = None,
     ) -> None:
+        """``fence`` is asked right before every receiver call (retries included); a False
+        answer aborts the flush: a router that lost the routing duty sends nothing."""
         self.config = config
         if not isinstance(notifiers, Mapping):
             notifiers = {n.name: n for n in notifiers}
         self.notifiers: dict[str, Notifier] = dict(notifiers)
-        missing = config.receiver_names() - set(self.notifiers)
+        if "console" in config.fallback_receivers and "console" not in self.notifiers:
+            self.notifiers["console"] = ConsoleNotifier("console")
+        missing = (config.receiver_names() | set(config.fallback_receivers)) - set(self.notifiers)
         if missing:
             raise InvalidAlert(
                 "alerting.receivers",
@@ -300,6 +129,8 @@ class Router:
         self.sent: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
         self._secrets = tuple(s for n in self.notifiers.values() for s in n.secrets())
+        ledger = DeliveryLedger(state.engine) if state is not None else None
+        self._delivery = Deliverer(ledger, secrets=self._secrets, fence=fence)
         if state is not None:
             loaded = state.load()
             self._alerts = loaded.alerts
@@ -308,6 +139,15 @@ class Router:
             self._silences = loaded.silences
         else:
             self._alerts, self._groups, self._receivers, self._silences = {}, {}, {}, {}
+        # (receiver, group) whose last call may have reached the far end unseen.
+        self._in_doubt: set[tuple[str, str]] = set()
+        for attempt in ledger.open_intents() if ledger is not None else ():
+            key = (attempt.receiver, attempt.group_key)
+            st = self._receivers.get(key)
+            if st is not None:
+                # A crash between intent and outcome: finish it on the next flush.
+                st.retry_pending = True
+                self._in_doubt.add(key)
         self._by_source: dict[str, set[str]] = {}
         for fp, active in self._alerts.items():
             if active.alert.ends_at is None:
@@ -358,6 +198,8 @@ class Router:
         self._save(changes, now)
 
     def _routes_for(self, labels: Mapping[str, str]) -> list[int]:
+        if labels.get("kind") == failing.KIND:
+            return [_FALLBACK_ROUTE]
         out = []
         for i, route in enumerate(self.config.routes):
             if matches_all(route.matchers, labels):
@@ -369,6 +211,12 @@ class Router:
     def _route(self, index: int) -> Route:
         if 0 <= index < len(self.config.routes):
             return self.config.routes[index]
+        if index == _FALLBACK_ROUTE:
+            # Failure and recovery go out in the flush that saw them (within one
+            # evaluation interval), not on a group_wait/group_interval tick.
+            return Route(
+                receivers=self.config.fallback_receivers, group_wait_s=0.0, group_interval_s=0.0
+            )
         return Route(receivers=self.config.default_receivers)
 
     def _assign(self, active: ActiveAlert, now: datetime, changes: Changes) -> None:
@@ -527,9 +375,44 @@ class Router:
         now = now or self.clock.now()
         report = FlushReport()
         changes = Changes()
+        try:
+            self._flush_groups(
+                [g for g in self._groups.values() if g.route_index != _FALLBACK_ROUTE],
+                now,
+                report,
+                changes,
+            )
+            self._save(changes, now)
+            # Failed deliveries raise QsreNotificationsFailing to the fallback receivers,
+            # in this same flush; recovered ones resolve it.
+            self.process(
+                failing.failing_alerts(
+                    self._receivers.values(), exclude=self.config.fallback_receivers
+                ),
+                now,
+                source=failing.SOURCE,
+            )
+            changes = Changes()
+            self._flush_groups(
+                [g for g in self._groups.values() if g.route_index == _FALLBACK_ROUTE],
+                now,
+                report,
+                changes,
+            )
+        except Fenced as exc:
+            # Another replica holds the routing duty now: it owns the state too.
+            log.warning("alert router: %s", exc)
+            report.fenced = True
+            return report
+        self._save(changes, now)
+        return report
+
+    def _flush_groups(
+        self, groups: list[GroupState], now: datetime, report: FlushReport, changes: Changes
+    ) -> None:
         inhibitors: list[tuple[InhibitRule, dict[tuple[str, ...], Alert]]] | None = None
         mute_cache: dict[str, bool] = {}
-        for group in list(self._groups.values()):
+        for group in groups:
             route = self._route(group.route_index)
             receivers = route.receivers
             states = [self._receiver_state(r, group.group_key) for r in receivers]
@@ -551,7 +434,7 @@ class Router:
                 if not mute_cache[a.fingerprint]:
                     firing.append(a)
             resolved = [a for a in members if a.ends_at is not None]
-            repeat_s = route.repeat_interval_s or self.config.repeat_interval_s
+            repeat_s = _first(route.repeat_interval_s, self.config.repeat_interval_s)
             for receiver, st in zip(receivers, states, strict=True):
                 if not due and not st.retry_pending:
                     continue
@@ -559,12 +442,10 @@ class Router:
                     group, receiver, st, firing, resolved, repeat_s, now, report, changes
                 )
             if due:
-                interval = route.group_interval_s or self.config.group_interval_s
+                interval = _first(route.group_interval_s, self.config.group_interval_s)
                 group.next_flush_at = now + timedelta(seconds=interval)
                 changes.groups[group.group_key] = group
             self._collect(group, resolved, states, changes)
-        self._save(changes, now)
-        return report
 
     def _notify_one(
         self,
@@ -594,6 +475,8 @@ class Router:
             st.last_firing, st.retry_pending = firing_fps, False
             changes.receivers[(receiver, group.group_key)] = st
             return
+        key = (receiver, group.group_key)
+        in_doubt = key in self._in_doubt or st.retry_pending
         notification = Notification(
             receiver=receiver,
             group_key=group.group_key,
@@ -604,53 +487,19 @@ class Router:
             now=now,
             external_url=self.config.external_url,
             is_repeat=not changed,
+            incident_id=self._delivery.ensure_incident(st),
+            in_doubt=in_doubt,
         )
-        resolved_fps = {a.fingerprint for a in to_resolve}
         status = "repeat" if notification.is_repeat else notification.status
-        try:
-            notifier.notify(notification, st.memo)
-        except Exception as exc:  # noqa: BLE001 - one receiver never blocks the others
-            kind = "" if isinstance(exc, NotifyError) else f"{type(exc).__name__}: "
-            error = redact(f"{kind}{exc}", self._secrets)
-            log.warning("alert receiver %s failed for %s: %s", receiver, group.group_key, error)
-            self.failed[receiver] += 1
-            st.failures += 1
-            st.retry_pending = True
-            st.last_error = error
-            # The far end may have acted on part of it: count the firing alerts as open,
-            # so their resolution is still sent later (notifiers skip what they never sent).
-            st.open_fingerprints |= firing_fps
-            report.failed.append((notification, error))
-            changes.log.append(
-                LogEntry(
-                    now,
-                    receiver,
-                    group.group_key,
-                    status,
-                    tuple(sorted(firing_fps | resolved_fps)),
-                    False,
-                    error,
-                )
-            )
-        else:
+        result = self._delivery.attempt(notifier, notification, st, status=status, now=now)
+        self._in_doubt.discard(key)
+        if result.ok:
             self.sent[receiver] += 1
-            st.last_firing = firing_fps
-            st.open_fingerprints = (st.open_fingerprints | firing_fps) - resolved_fps
-            st.last_sent_at = now
-            st.retry_pending = False
-            st.last_error = None
             report.sent.append(notification)
-            changes.log.append(
-                LogEntry(
-                    now,
-                    receiver,
-                    group.group_key,
-                    status,
-                    tuple(sorted(firing_fps | resolved_fps)),
-                    True,
-                )
-            )
-        changes.receivers[(receiver, group.group_key)] = st
+        else:
+            self.failed[receiver] += 1
+            report.failed.append((notification, result.error or ""))
+        changes.receivers[key] = st
         # Persist annotation updates of the alerts we just talked about.
         for a in notification.alerts:
             changes.alerts.setdefault(a.fingerprint, self._alerts[a.fingerprint])
@@ -678,6 +527,10 @@ class Router:
                 self._receivers.pop((st.receiver, group.group_key), None)
                 changes.receivers[(st.receiver, group.group_key)] = None
 
+    def metrics_source(self) -> NotificationMetrics:
+        """``qsre_notifications_total{receiver, outcome}`` for the exporter."""
+        return NotificationMetrics(self.notifiers, lambda: dict(self._delivery.counts))
+
     def _save(self, changes: Changes, now: datetime) -> None:
         if self._state is not None and changes:
             self._state.save(changes, now)
@@ -688,3 +541,8 @@ class Router:
 
     def groups(self) -> list[GroupState]:
         return list(self._groups.values())
+
+
+def _first(value: float | None, default: float) -> float:
+    """A route's own timing if it sets one (0 included), else the config's."""
+    return default if value is None else value

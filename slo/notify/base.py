@@ -1,10 +1,12 @@
 """What every receiver gets and promises.
 
 A receiver gets one ``Notification`` per (receiver, alert group) flush and a mutable
-``memo`` (persisted by the router after every attempt, success or not) where it keeps
-what it needs to continue the same conversation later: the Slack message ts, the
-PagerDuty dedup keys already triggered. A receiver raises ``NotifyError`` on failure;
-its message never contains a secret.
+``memo`` (persisted by the router right after every attempt, success or not, in the
+delivery ledger's outcome transaction) where it keeps what it needs to continue the
+same conversation later: the Slack message ts, the PagerDuty alerts already triggered.
+A receiver raises ``NotifyError`` on failure; its message never contains a secret.
+Before every request (retries included) a receiver calls
+``slo.delivery.hooks.before_call()``, which enforces the router's leadership fence.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class Notification:
     now: datetime
     external_url: str = ""
     is_repeat: bool = False
+    # This receiver's incident for the group (new after it has shown RESOLVED): Slack
+    # marks its message with it, PagerDuty folds it into the dedup_key.
+    incident_id: str = ""
+    # A previous attempt for this incident may have reached the receiver without us
+    # learning so (crash, timeout): the receiver must not create a second message.
+    in_doubt: bool = False
 
     @property
     def status(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from slo.delivery.hooks import backoff_sleep, before_call
 from slo.notify.base import NotifyError, Sleep, redact
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def post_json(
     last = ""
     for attempt in range(1, max_attempts + 1):
         wait_s = min(max_backoff_s, backoff_s * 2 ** (attempt - 1))
+        before_call()  # the leadership fence, before every attempt
         try:
             resp = client.post(url, json=payload, headers=dict(headers or {}))
         except httpx.HTTPError as exc:
@@ -60,5 +62,5 @@ def post_json(
                 redact(last, secrets),
                 wait_s,
             )
-            sleep(wait_s)
+            backoff_sleep(sleep, wait_s)
     raise NotifyError(receiver, f"gave up after {max_attempts} attempts: {redact(last, secrets)}")

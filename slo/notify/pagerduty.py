@@ -1,8 +1,11 @@
 """PagerDuty Events API v2 over httpx: one trigger per alert, one resolve per alert.
 
-``dedup_key`` is the alert fingerprint, so PagerDuty folds re-sends into one incident;
-on top of that the memo remembers which alerts were already triggered, so repeats and
-restarts never send a second trigger.
+``dedup_key`` is the alert fingerprint plus this receiver's incident id, so PagerDuty
+folds re-sends (retries, a restart after a crash) into one incident, while a re-fire
+after PagerDuty has shown the resolve is a new incident with a new key. On top of that
+the memo remembers which alerts were already triggered, so repeats and restarts never
+send a second trigger. A 4xx other than 429 fails the notification (never "sent"); the
+router tries it again on the group's next interval, not on every flush.
 """
 
 from __future__ import annotations
@@ -21,6 +24,22 @@ from slo.notify.http_post import post_json
 log = logging.getLogger(__name__)
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com"
+ENQUEUE_PATH = "/v2/enqueue"
+
+
+def events_base_url(url: str) -> str:
+    """The Events API base URL, whether given as a base or as the full ``/v2/enqueue``
+    endpoint PagerDuty documents (appending the path twice answers 404)."""
+    url = url.strip().rstrip("/")
+    if url.endswith(ENQUEUE_PATH):
+        url = url[: -len(ENQUEUE_PATH)]
+    return url.rstrip("/")
+
+
+def dedup_key(fingerprint: str, incident_id: str) -> str:
+    return f"{fingerprint}-{incident_id}" if incident_id else fingerprint
+
+
 _SEVERITY = {"page": "critical", "ticket": "warning", "info": "info"}
 SUMMARY_MAX_CHARS = 1024
 
@@ -42,7 +61,8 @@ class PagerDutyNotifier:
         self.name = name
         self.resend_interval_s: float | None = None
         self._routing_key = secret_from_env(name, routing_key_env, environ)
-        self._url = events_url.rstrip("/") + "/v2/enqueue"
+        self._url = events_base_url(events_url) + ENQUEUE_PATH
+        self.last_answer = ""  # the receiver's last answer body (no secret), for `alerts test`
         self._source = source
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
@@ -62,7 +82,7 @@ class PagerDutyNotifier:
         body: dict[str, Any] = {
             "routing_key": self._routing_key,
             "event_action": action,
-            "dedup_key": alert.fingerprint,
+            "dedup_key": dedup_key(alert.fingerprint, notification.incident_id),
         }
         if action == "trigger":
             body["payload"] = {
@@ -90,15 +110,13 @@ class PagerDutyNotifier:
 
     def notify(self, notification: Notification, memo: MutableMapping[str, Any]) -> None:
         triggered: list[str] = list(memo.get("triggered", []))
-        rejected: list[str] = list(memo.get("rejected", []))
         errors: list[str] = []
+        retryable = False
         todo = [(a, "trigger") for a in notification.firing if a.fingerprint not in triggered]
         todo += [(a, "resolve") for a in notification.resolved if a.fingerprint in triggered]
         for alert, action in todo:
-            if alert.fingerprint in rejected:
-                continue
             try:
-                post_json(
+                resp = post_json(
                     self._client,
                     self._url,
                     self.event(alert, action, notification),
@@ -109,11 +127,10 @@ class PagerDutyNotifier:
                     sleep=self._sleep,
                 )
             except NotifyError as exc:
-                if not exc.retryable:
-                    # A 400 will never succeed: record it, count it, and stop retrying.
-                    rejected.append(alert.fingerprint)
+                retryable = retryable or exc.retryable
                 errors.append(f"{action} {alert.fingerprint}: {exc}")
                 continue
+            self.last_answer = resp.text[:300]
             if action == "trigger":
                 triggered.append(alert.fingerprint)
             else:
@@ -121,6 +138,6 @@ class PagerDutyNotifier:
             # Kept as we go: after a failure mid-batch, the next flush does not re-trigger
             # the alerts PagerDuty already accepted.
             memo["triggered"] = triggered
-        memo["rejected"] = rejected
+        memo.pop("rejected", None)  # kept by earlier versions; a 4xx is now retried later
         if errors:
-            raise NotifyError(self.name, "; ".join(errors))
+            raise NotifyError(self.name, "; ".join(errors), retryable=retryable)

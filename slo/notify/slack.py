@@ -3,6 +3,14 @@
 The first notification posts (chat_postMessage) and the ts goes into the memo; repeats
 and the resolution edit that message (chat_update) and reply in its thread, so one
 incident is one Slack message however long it lasts and whatever restarts happen.
+
+Each posted message carries the incident in its ``metadata`` (event_type
+``qsre_incident``, payload ``{"incident": ..., "group_key": ...}``). When a previous
+attempt is in doubt (a crash or a timeout after the post may have reached Slack) and no
+ts was saved, the notifier looks the message up in the channel's history
+(conversations.history with include_all_metadata) and updates it instead of posting a
+second one. That lookup needs the channel ID (``C...``) as ``channel``: with a channel
+name Slack answers channel_not_found, and we post (a duplicate beats a lost page).
 """
 
 from __future__ import annotations
@@ -27,11 +35,26 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from slo.alerts import Alert
+from slo.delivery.hooks import backoff_sleep, before_call
 from slo.notify.base import Notification, NotifyError, Sleep, redact, secret_from_env
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
+METADATA_EVENT_TYPE = "qsre_incident"
+# How far back (messages) a recovery looks for a message it posted but never saved.
+HISTORY_LOOKUP_LIMIT = 200
+
+
+def api_base_url(url: str) -> str:
+    """Slack's Web API base with its trailing ``/api/`` (slack-sdk joins method names onto
+    it), whether the configured URL had ``/api``, ``/api/`` or neither."""
+    url = url.strip().rstrip("/")
+    if not url.endswith("/api"):
+        url += "/api"
+    return url + "/"
+
+
 _EMOJI = {"page": ":rotating_light:", "ticket": ":warning:", "info": ":information_source:"}
 
 
@@ -60,7 +83,8 @@ class SleepingRateLimitHandler(RateLimitErrorRetryHandler):
         )
         first = retry_after[0] if isinstance(retry_after, list) else retry_after
         seconds = int(first) if first and str(first).isdigit() else 1
-        self._sleep(seconds + self._rng.random())
+        backoff_sleep(self._sleep, seconds + self._rng.random())
+        before_call()  # the retry is a receiver call: the fence is checked again
         state.increment_current_attempt()
 
 
@@ -76,7 +100,11 @@ class _SleepingBackoffMixin:
         error: Exception | None = None,
     ) -> None:
         state.next_attempt_requested = True
-        self._sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))  # type: ignore[attr-defined]
+        backoff_sleep(
+            self._sleep,
+            self.interval_calculator.calculate_sleep_duration(state.current_attempt),  # type: ignore[attr-defined]
+        )
+        before_call()  # the retry is a receiver call: the fence is checked again
         state.increment_current_attempt()
 
 
@@ -188,11 +216,10 @@ class SlackNotifier:
         self.resend_interval_s: float | None = None
         self.channel = channel
         self._token = secret_from_env(name, token_env, environ)
-        # Keep the trailing /api/: slack-sdk joins method names onto it.
-        base = api_url if api_url.endswith("/") else api_url + "/"
+        self.last_answer = ""  # Slack's last answer (no secret), for `qsre alerts test`
         self._client = WebClient(
             token=self._token,
-            base_url=base,
+            base_url=api_base_url(api_url),
             timeout=timeout_s,
             retry_handlers=retry_handlers(max_retry_count, sleep, seed),
         )
@@ -201,6 +228,7 @@ class SlackNotifier:
         return (self._token,)
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        before_call()
         try:
             resp = getattr(self._client, method)(**kwargs)
         except SlackApiError as exc:
@@ -216,19 +244,69 @@ class SlackNotifier:
             raise NotifyError(
                 self.name, redact(f"{method} failed: {type(exc).__name__}: {exc}", self.secrets())
             ) from None
-        return dict(resp.data) if isinstance(resp.data, dict) else {}
+        data = dict(resp.data) if isinstance(resp.data, dict) else {}
+        if method != "conversations_history":
+            self.last_answer = redact(
+                str({k: data[k] for k in ("ok", "channel", "ts", "error") if k in data}),
+                self.secrets(),
+            )
+        return data
+
+    def find_message(self, channel: str, incident_id: str) -> str | None:
+        """The ts of the message this notifier posted for ``incident_id``, if Slack has
+        one (a post whose answer was lost to a crash or a timeout)."""
+        data = self._call(
+            "conversations_history",
+            channel=channel,
+            include_all_metadata=True,
+            limit=HISTORY_LOOKUP_LIMIT,
+        )
+        for message in data.get("messages") or ():
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if (
+                meta.get("event_type") == METADATA_EVENT_TYPE
+                and payload.get("incident") == incident_id
+            ):
+                return str(message.get("ts"))
+        return None
 
     def notify(self, notification: Notification, memo: MutableMapping[str, Any]) -> None:
         text = notification.title
         body = blocks(notification)
         ts = memo.get("ts")
+        recovered = False
+        if not ts and notification.in_doubt and notification.incident_id:
+            channel = memo.get("channel") or self.channel
+            try:
+                ts = self.find_message(channel, notification.incident_id)
+            except NotifyError as exc:
+                # Without the lookup we cannot tell; a second message beats a lost page.
+                log.warning("receiver %s: could not look for an earlier post: %s", self.name, exc)
+            if ts:
+                memo["ts"], memo["channel"] = ts, channel
+                recovered = True
         if not ts:
-            data = self._call("chat_postMessage", channel=self.channel, text=text, blocks=body)
+            kwargs: dict[str, Any] = {}
+            if notification.incident_id:
+                kwargs["metadata"] = {
+                    "event_type": METADATA_EVENT_TYPE,
+                    "event_payload": {
+                        "incident": notification.incident_id,
+                        "group_key": notification.group_key[:200],
+                    },
+                }
+            data = self._call(
+                "chat_postMessage", channel=self.channel, text=text, blocks=body, **kwargs
+            )
             memo["ts"] = data.get("ts")
             memo["channel"] = data.get("channel") or self.channel
             return
         channel = memo.get("channel") or self.channel
         self._call("chat_update", channel=channel, ts=ts, text=text, blocks=body)
+        if recovered and notification.status == "firing":
+            # The post we are recovering already said this; the update refreshes it.
+            return
         if notification.status == "resolved":
             reply = f":white_check_mark: Resolved: {text}"
         elif notification.new_firing:

@@ -274,11 +274,18 @@ def test_failing_receiver_retried_next_flush_and_does_not_block_others() -> None
     r.process([a])
     at(clock, 30)
     rep = r.flush()
-    assert [n.receiver for n in rep.sent] == ["chat"] and len(rep.failed) == 1
+    # The failure raises QsreNotificationsFailing to the fallback receiver (console) in
+    # the same flush; it resolves once pager delivers.
+    assert [n.receiver for n in rep.sent] == ["chat", "console"] and len(rep.failed) == 1
+    assert rep.sent[1].firing[0].name == "QsreNotificationsFailing"
     at(clock, 1)
-    assert not r.flush().sent  # second scripted failure
+    assert [n.receiver for n in r.flush().sent] == []  # second scripted failure
     at(clock, 1)
-    assert [n.receiver for n in r.flush().sent] == ["pager"]
+    rep = r.flush()
+    assert [(n.receiver, n.status) for n in rep.sent] == [
+        ("pager", "firing"),
+        ("console", "resolved"),
+    ]
     assert r.failed["pager"] == 2 and r.sent["pager"] == 1 and r.sent["chat"] == 1
     assert len(recs["chat"].got) == 1  # chat was not re-sent by pager's retries
 

@@ -116,6 +116,7 @@ def exported(tmp_path_factory, t0_module):
     exporter.add_source(ValidationMetrics(vstore, clock=clock))
     exporter.add_source(cycle.engine.metrics_source())
     exporter.add_source(_AlertsSource(router, clock))
+    exporter.add_source(router.metrics_source())
     text = generate_latest(exporter.registry).decode()
     samples = {s.name for fam in text_string_to_metric_families(text) for s in fam.samples}
     return config, samples
@@ -198,5 +199,6 @@ def test_synthetic_store_covers_the_catalogue(exported):
         "qsre_slo_burn_rate",
         "qsre_slo_sli_ratio",
         "qsre_alerts_firing",
+        "qsre_notifications_total",
     ):
         assert name in samples, name

@@ -34,6 +34,7 @@ CONTRACT_KINDS = {
     "billing_spike",
     "backend_down",
     "resource_exhaustion",
+    "notifications_failing",
     "evaluation_stalled",
 }
 
