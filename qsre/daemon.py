@@ -361,6 +361,7 @@ def metrics_exporter(
     exporter.add_source(ValidationMetrics(ValidationStore(store), clock=clock))
     exporter.add_source(cycle.engine.metrics_source())
     exporter.add_source(_AlertsSource(cycle, clock))
+    exporter.add_source(_RouterMetricsSource(cycle))
     exporter.add_source(_DaemonSource(cycle, replica, leases or {}))
     return exporter
 
@@ -403,6 +404,19 @@ class _AlertsSource:
         for (kind, severity), n in sorted(counts.items()):
             g.add_metric([kind, severity], n)
         yield g
+
+
+class _RouterMetricsSource:
+    """The current router's own metrics (``Router.metrics_source()``, when the Router
+    has one), read through the cycle: the daemon swaps routers on lease changes."""
+
+    def __init__(self, cycle: EvaluationCycle) -> None:
+        self.cycle = cycle
+
+    def collect(self):  # noqa: ANN201
+        source = getattr(self.cycle.router, "metrics_source", None)
+        if source is not None:
+            yield from source().collect()
 
 
 class _DaemonSource:

@@ -113,7 +113,9 @@ class Watchdog:
             if fence is not None and not fence():
                 break
             try:
-                resp = self._client.request(method, url, json=body)
+                # The replica header tells, at the far end, which process proved life.
+                headers = {"X-Qsre-Replica": self.replica} if self.replica else {}
+                resp = self._client.request(method, url, json=body, headers=headers)
                 if 200 <= resp.status_code < 300:
                     ok += 1
                 else:
