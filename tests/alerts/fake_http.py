@@ -3,7 +3,8 @@
 It records every request (method, path, headers, JSON body) and answers from a script:
 queue ``(status, headers, body)`` overrides for the next requests of a path (429 with
 Retry-After, 500, ...), or set a per-path delay. Slack-like paths get Slack-like bodies
-(``chat.postMessage`` returns a fresh ts).
+(``chat.postMessage`` returns a fresh ts; ``conversations.history`` lists the
+top-level messages posted so far, newest first, with their ``metadata``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,22 @@ class FakeHttp:
 def _default_answer(fake: FakeHttp, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
     if path.endswith("/chat.postMessage"):
         return 200, {}, {"ok": True, "channel": "C123", "ts": fake.next_ts()}
+    if path.endswith("/conversations.history"):
+        with fake.lock:
+            posted = [
+                r
+                for r in fake.requests
+                if r.path.endswith("/chat.postMessage")
+                and r.status == 200
+                and isinstance(r.body, dict)
+                and "thread_ts" not in r.body
+            ]
+        messages = [
+            {"type": "message", "ts": r.response["ts"], "text": r.body.get("text", "")}
+            | ({"metadata": r.body["metadata"]} if r.body.get("metadata") else {})
+            for r in reversed(posted)
+        ]
+        return 200, {}, {"ok": True, "messages": messages, "has_more": False}
     if path.endswith("/chat.update"):
         return 200, {}, {"ok": True, "channel": "C123", "ts": (body or {}).get("ts")}
     if path.endswith("/v2/enqueue"):
