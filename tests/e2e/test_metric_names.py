@@ -18,13 +18,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from collector.clock import VirtualClock
 from collector.exporter import StoreExporter
 from collector.health import RecorderErrors
+from collector.lease import Leases
 from collector.records import Job
 from collector.schema import ERROR_CLASSES, TERMINAL_STATUSES
 from collector.store import Store
 from dashboards import build_dashboards, metric_names_in, panel_queries
 from qsre.config import EMBEDDED_DEFAULT, load_config
 from qsre.cycle import EvaluationCycle
-from qsre.daemon import _AlertsSource
+from qsre.daemon import _AlertsSource, _DaemonSource
+from qsre.duty import ROUTER_LEASE, LeaseDuty
 from qsre.wiring import build_router
 from slo.alerts import Alert
 from slo.rules import build_rules, skip_reason
@@ -116,6 +118,8 @@ def exported(tmp_path_factory, t0_module):
     exporter.add_source(ValidationMetrics(vstore, clock=clock))
     exporter.add_source(cycle.engine.metrics_source())
     exporter.add_source(_AlertsSource(router, clock))
+    duty = LeaseDuty(Leases(store), ROUTER_LEASE, "host:1:abc123", clock, ttl_s=30)
+    exporter.add_source(_DaemonSource(cycle, "host:1:abc123", {ROUTER_LEASE: duty}))
     exporter.add_source(router.metrics_source())
     text = generate_latest(exporter.registry).decode()
     samples = {s.name for fam in text_string_to_metric_families(text) for s in fam.samples}
@@ -135,7 +139,8 @@ def _rule_exprs(rules):
 
 def test_every_dashboard_and_rule_metric_is_exported_or_recorded(exported):
     config, samples = exported
-    rules = build_rules(config.slos, "https://runbooks.example/")
+    # With the qsre-daemon group: the stall alert reads the daemon's own gauge.
+    rules = build_rules(config.slos, "https://runbooks.example/", evaluation_interval_s=60)
     recorded = {r["record"] for _, r in _rule_exprs(rules) if "record" in r}
     assert recorded and all(name.startswith("slo:") for name in recorded)
     # The exporter never pretends to be the rules.
@@ -199,6 +204,9 @@ def test_synthetic_store_covers_the_catalogue(exported):
         "qsre_slo_burn_rate",
         "qsre_slo_sli_ratio",
         "qsre_alerts_firing",
+        "qsre_last_evaluation_timestamp_seconds",
+        "qsre_daemon_info",
+        "qsre_lease_held",
         "qsre_notifications_total",
     ):
         assert name in samples, name
