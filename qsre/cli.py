@@ -31,12 +31,17 @@ rules_app = typer.Typer(help="Prometheus recording and alerting rules.", no_args
 dash_app = typer.Typer(help="Grafana dashboards.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports for managers and platform teams.", no_args_is_help=True)
 runbook_app = typer.Typer(help="Runbooks linked from every alert.", no_args_is_help=True)
+alerts_app = typer.Typer(
+    help="Active alerts, recent notifications, and receiver tests.",
+    invoke_without_command=True,
+)
 app.add_typer(slo_app, name="slo")
 app.add_typer(silence_app, name="silence")
 app.add_typer(rules_app, name="rules")
 app.add_typer(dash_app, name="dashboards")
 app.add_typer(report_app, name="report")
 app.add_typer(runbook_app, name="runbook")
+app.add_typer(alerts_app, name="alerts")
 
 console = Console()
 err = Console(stderr=True)
@@ -313,24 +318,38 @@ def slo_status(
 
 
 # ------------------------------------------------------------------ alerts & silences
-@app.command()
+@alerts_app.callback()
 def alerts(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     db: DbOpt = None,
     recent: Annotated[int, typer.Option(help="Also show this many recent notifications")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
-    """Active alerts (with fingerprints and receivers notified) and recent notifications."""
+    """Active alerts (with fingerprints, receivers notified and failed deliveries) and
+    recent notifications."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.markup import escape
+
     from slo.alert_state import AlertStateStore
 
     state = AlertStateStore(_store(config, db))
     loaded = state.load()
     log_entries = state.notification_log()
     notified: dict[str, set[str]] = {}
+    # The last word per (alert, receiver): a failed delivery stays visible as failed,
+    # with the receiver's answer, until a later attempt succeeds.
+    last: dict[tuple[str, str], Any] = {}
     for entry in log_entries:
-        if entry.ok:
-            for fp in entry.fingerprints:
+        for fp in entry.fingerprints:
+            last[(fp, entry.receiver)] = entry
+            if entry.ok:
                 notified.setdefault(fp, set()).add(entry.receiver)
+    failed: dict[str, dict[str, str]] = {}
+    for (fp, receiver), entry in last.items():
+        if not entry.ok:
+            failed.setdefault(fp, {})[receiver] = entry.error or ""
     active = [
         {
             "fingerprint": fp,
@@ -339,6 +358,7 @@ def alerts(
             "starts_at": a.alert.starts_at.isoformat() if a.alert.starts_at else None,
             "ends_at": a.alert.ends_at.isoformat() if a.alert.ends_at else None,
             "receivers_notified": sorted(notified.get(fp, ())),
+            "receivers_failed": dict(sorted(failed.get(fp, {}).items())),
         }
         for fp, a in loaded.alerts.items()
     ]
@@ -357,7 +377,15 @@ def alerts(
         _print_json({"active": active, "recent_notifications": recent_rows})
         return
     table = Table(title=f"{len(active)} active alerts")
-    for col in ("fingerprint", "alertname", "severity", "backend/slo", "since", "notified"):
+    for col in (
+        "fingerprint",
+        "alertname",
+        "severity",
+        "backend/slo",
+        "since",
+        "notified",
+        "failed",
+    ):
         table.add_column(col)
     for a in active:
         labels = a["labels"]
@@ -368,6 +396,7 @@ def alerts(
             labels.get("backend") or labels.get("slo", ""),
             a["starts_at"] or "",
             ", ".join(a["receivers_notified"]),
+            escape("; ".join(f"{r}: {e}" for r, e in a["receivers_failed"].items())),
         )
     console.print(table)
     log_table = Table(title="recent notifications")
@@ -379,9 +408,36 @@ def alerts(
             r["receiver"],
             r["status"],
             str(len(r["fingerprints"])),
-            "yes" if r["ok"] else f"no: {r['error']}",
+            "yes" if r["ok"] else escape(f"FAILED: {r['error']}"),
         )
     console.print(log_table)
+
+
+@alerts_app.command("test")
+def alerts_test(
+    receiver: Annotated[str, typer.Argument(help="A receiver name from alerting.receivers")],
+    config: ConfigOpt = None,
+) -> None:
+    """Send a real test notification (firing, then resolved) to RECEIVER and print what
+    it answered; exits 1 if it did not accept it."""
+    from qsre.wiring import build_notifier
+    from slo.notify.base import NotifyError
+    from slo.notify.test_message import send_test_notification
+
+    cfg = _config(config)
+    sections = {r.name: r for r in cfg.file.alerting.receivers}
+    if receiver not in sections:
+        err.print(f"no receiver named {receiver!r}; configured: {sorted(sections)}")
+        raise typer.Exit(2)
+    notifier = build_notifier(sections[receiver])
+    try:
+        answers = send_test_notification(notifier, datetime.now(UTC))
+    except NotifyError as exc:
+        # Plain echo: receiver answers contain brackets that rich would read as markup.
+        typer.echo(f"{receiver}: FAILED: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for step, answer in answers:
+        typer.echo(f"{receiver}: {step} accepted; answer: {answer or '(empty)'}")
 
 
 @silence_app.command("add")

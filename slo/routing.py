@@ -214,8 +214,12 @@ class Router:
         if index == _FALLBACK_ROUTE:
             # Failure and recovery go out in the flush that saw them (within one
             # evaluation interval), not on a group_wait/group_interval tick.
+            # One group per failing receiver: each failure is its own notification.
             return Route(
-                receivers=self.config.fallback_receivers, group_wait_s=0.0, group_interval_s=0.0
+                receivers=self.config.fallback_receivers,
+                group_by=("alertname", "receiver"),
+                group_wait_s=0.0,
+                group_interval_s=0.0,
             )
         return Route(receivers=self.config.default_receivers)
 
