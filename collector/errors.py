@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int = 120) -> str:
+    """An exception's message cut to its first line (library errors can carry
+    whole arrays), for messages that quote it."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class CollectorError(Exception):
     """Base class for every error the collector raises on purpose."""
 

@@ -19,6 +19,7 @@ import numpy as np
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 
 from collector.errors import InvalidInput
+from collector.errors import first_line as _first_line
 from collector.primitive import InstrumentedPrimitive, InstrumentedPrimitiveJob
 from collector.proxy import validate_shots
 
@@ -98,7 +99,10 @@ class InstrumentedEstimator(InstrumentedPrimitive):
                 coerced.append(EstimatorPub.coerce(pub, default_precision))
             except (TypeError, ValueError) as exc:
                 raise InvalidInput(
-                    f"pubs[{index}]", type(pub).__name__, f"an estimator pub ({exc})"
+                    f"pubs[{index}]",
+                    type(pub).__name__,
+                    f"an estimator pub: (circuit, observables[, parameter values[, precision]]) "
+                    f"({_first_line(exc)})",
                 ) from exc
         described = []
         shots = 1

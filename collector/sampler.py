@@ -16,6 +16,7 @@ from typing import Any
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from collector.errors import InvalidInput, ResultCorrupt
+from collector.errors import first_line as _first_line
 from collector.primitive import InstrumentedPrimitive, InstrumentedPrimitiveJob
 from collector.proxy import normalize_circuits, validate_shots
 
@@ -56,7 +57,17 @@ class InstrumentedSampler(InstrumentedPrimitive):
             if not isinstance(default_shots, int):  # the runtime's "Unset"
                 default_shots = None
             default_shots = validate_shots(default_shots or DEFAULT_SAMPLER_SHOTS)
-        coerced = [SamplerPub.coerce(p, default_shots) for p in pubs]
+        coerced = []
+        for index, pub in enumerate(pubs):
+            try:
+                coerced.append(SamplerPub.coerce(pub, default_shots))
+            except (TypeError, ValueError) as exc:
+                raise InvalidInput(
+                    f"pubs[{index}]",
+                    type(pub).__name__,
+                    "a sampler pub: a circuit or (circuit, parameter values[, shots]); "
+                    f"observables go to instrument_estimator ({_first_line(exc)})",
+                ) from exc
         circuits = [p.circuit for p in coerced]
         normalize_circuits(circuits)
         pub_shots = [validate_shots(p.shots or default_shots) for p in coerced]
