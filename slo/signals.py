@@ -373,8 +373,18 @@ def _queue_quantile(
     return values[max(1, math.ceil(quantile * len(values))) - 1]
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds < 7200 else f"{seconds / 3600:g} h"
+def window_text(seconds: float) -> str:
+    """A window as people say it: "20 s", "5 min", "1 min 30 s", "6 h", "2 h 30 min"
+    (never "0.333333 min")."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 7200:
+        m, s = divmod(whole, 60)
+        return f"{m} min" + (f" {s} s" if s else "")
+    h, rest = divmod(whole, 3600)
+    m = round(rest / 60)
+    return f"{h} h" + (f" {m} min" if m else "")
 
 
 def _job_signals(
@@ -400,7 +410,7 @@ def _job_signals(
                     backend=backend,
                     error_class=error_class,
                     severity=cfg.severity,
-                    summary=f"{n} {what} on {backend} in the last {_minutes(cfg.window_s)}",
+                    summary=f"{n} {what} on {backend} in the last {window_text(cfg.window_s)}",
                     description=(
                         f"{n} job(s) on backend {backend} failed with error_class "
                         f"{error_class} between {since:%Y-%m-%d %H:%M:%S} and "
@@ -434,7 +444,7 @@ def _backend_health(
                     labels={"backend": backend},
                     summary=(
                         f"{ratio:.0%} of jobs on {backend} hit transient errors in the last "
-                        f"{_minutes(nb.window_s)}"
+                        f"{window_text(nb.window_s)}"
                     ),
                     description=(
                         f"{c.blips} of {c.blips_total} job(s) on {backend} failed with a "
@@ -455,7 +465,7 @@ def _backend_health(
                 shown = f"{value:.0f} s" if value is not None else "unknown"
                 reasons.append(
                     f"p{qo.quantile * 100:g} queue time of {c.queue_n} job(s) finished in the "
-                    f"last {_minutes(qo.window_s)} is {shown} "
+                    f"last {window_text(qo.window_s)} is {shown} "
                     f"(threshold {qo.threshold_seconds:g} s)"
                 )
         if "waiting" in c.extra:
@@ -487,7 +497,7 @@ def _backend_health(
                     labels={"backend": backend},
                     summary=(
                         f"Backend {backend} is down: {ratio:.0%} of its jobs failed in the "
-                        f"last {_minutes(bd.window_s)}"
+                        f"last {window_text(bd.window_s)}"
                     ),
                     description=(
                         f"{c.down} of {c.down_total} job(s) on {backend} failed with "
@@ -659,11 +669,11 @@ def _billing_spike(
                 severity=cfg.severity,
                 labels={"project": name},
                 summary=(
-                    f"Project {name} spent ${spent:,.2f} in the last {_minutes(cfg.window_s)}, "
+                    f"Project {name} spent ${spent:,.2f} in the last {window_text(cfg.window_s)}, "
                     f"{_times(spent, baseline)} its usual ${baseline:,.2f}"
                 ),
                 description=(
-                    f"Spend of project {name} in the last {_minutes(cfg.window_s)} is "
+                    f"Spend of project {name} in the last {window_text(cfg.window_s)} is "
                     f"${spent:,.2f}; the median of the same window on the previous "
                     f"{len(day_spend)} day(s) is ${baseline:,.2f} (fires above "
                     f"{cfg.factor:g}x and ${cfg.min_usd:,.2f})."
