@@ -37,6 +37,9 @@ class FakeHttp:
         default_factory=lambda: defaultdict(deque)
     )
     delays_s: dict[str, float] = field(default_factory=dict)
+    # One-shot delays: the next request(s) of a path wait this long (a client timeout
+    # while the far end still acts on the request).
+    next_delays_s: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts_counter: int = 0
 
@@ -126,7 +129,9 @@ def start_fake_http() -> FakeHttp:
             elif raw:
                 body = raw.decode("utf-8", "replace")
             path = self.path.split("?")[0]
-            delay = fake.delays_s.get(path, 0.0)
+            with fake.lock:
+                once = fake.next_delays_s.get(path)
+                delay = once.popleft() if once else fake.delays_s.get(path, 0.0)
             if delay:
                 time.sleep(delay)
             with fake.lock:
