@@ -297,6 +297,7 @@ class Daemon:
             {b.name: b.validation.schedule_spec() for b in specs},
             clock=self.clock,
             holder_id=self.holder_id,
+            lease_holder=self.replica,
             suite=validation.suite(),
             drift_config=drift_config,
             divergence_config=divergence_config,

@@ -191,10 +191,14 @@ class ValidationScheduler:
         runner: ValidationRunner | None = None,
         via: str | Mapping[str, str] = "auto",
         jobs: str = "per_suite",
+        lease_holder: str | None = None,
     ) -> None:
         self.vstore = store if isinstance(store, ValidationStore) else ValidationStore(store)
         self.clock = clock or SystemClock()
         self.holder_id = holder_id or socket.gethostname()
+        # Who holds the lease: the daemon's per-process replica id when given (two
+        # processes must never share a holder), else the stable holder_id.
+        self.lease_holder = lease_holder or self.holder_id
         self.lease_ttl_s = float(lease_ttl_s)
         if self.lease_ttl_s <= 0:
             raise ScheduleConfigError("lease_ttl_s", lease_ttl_s, "a positive number of seconds")
@@ -224,13 +228,13 @@ class ValidationScheduler:
         """Take or renew the lease; True when this replica holds it."""
         try:
             lease = self.leases.acquire(
-                LEASE_NAME, self.holder_id, now or self.clock.now(), self.lease_ttl_s
+                LEASE_NAME, self.lease_holder, now or self.clock.now(), self.lease_ttl_s
             )
         except Exception:  # noqa: BLE001 - a store outage must not kill the scheduler
             log.exception("could not renew the validation lease")
             return False
         if lease is not None and (self._lease is None or lease.epoch != self._lease.epoch):
-            log.info("validation lease taken by %s (epoch %d)", self.holder_id, lease.epoch)
+            log.info("validation lease taken by %s (epoch %d)", self.lease_holder, lease.epoch)
         self._lease = lease
         return lease is not None
 
@@ -338,6 +342,6 @@ class ValidationScheduler:
         lease, self._lease = self._lease, None
         try:
             if lease is not None:
-                self.leases.release(LEASE_NAME, self.holder_id, lease.epoch)
+                self.leases.release(LEASE_NAME, self.lease_holder, lease.epoch)
         except Exception:  # noqa: BLE001
             log.exception("could not release the validation lease")
