@@ -93,6 +93,8 @@ class FlushReport:
     fenced: bool = False
 
 
+# Finished ledger attempts are kept this long (for inspection), then pruned.
+LEDGER_RETENTION_S = 7 * 86400.0
 _DEFAULT_ROUTE = -1
 _FALLBACK_ROUTE = -2
 
@@ -130,6 +132,8 @@ class Router:
         self.failed: Counter[str] = Counter()
         self._secrets = tuple(s for n in self.notifiers.values() for s in n.secrets())
         ledger = DeliveryLedger(state.engine) if state is not None else None
+        self._ledger = ledger
+        self._pruned_at: datetime | None = None
         self._delivery = Deliverer(ledger, secrets=self._secrets, fence=fence)
         if state is not None:
             loaded = state.load()
@@ -409,7 +413,17 @@ class Router:
             report.fenced = True
             return report
         self._save(changes, now)
+        self._prune_ledger(now)
         return report
+
+    def _prune_ledger(self, now: datetime) -> None:
+        # Hourly at most: the ledger is only needed until an attempt's outcome is known.
+        if self._ledger is None or (
+            self._pruned_at is not None and now - self._pruned_at < timedelta(hours=1)
+        ):
+            return
+        self._pruned_at = now
+        self._ledger.prune(now - timedelta(seconds=LEDGER_RETENTION_S))
 
     def _flush_groups(
         self, groups: list[GroupState], now: datetime, report: FlushReport, changes: Changes

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     insert,
     select,
     update,
@@ -143,6 +144,16 @@ class DeliveryLedger:
             )
             upsert(conn, receivers_table, [receiver_row(state)])
             conn.execute(insert(log_table), [log_row(log)])
+
+    def prune(self, before: datetime) -> int:
+        """Forget finished attempts older than ``before`` (open intents are kept: they
+        are what a restart finishes). The notification log keeps the history."""
+        t = attempts_table
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(t).where(t.c.outcome.is_not(None) & (t.c.outcome_at < before))
+            )
+        return int(result.rowcount or 0)
 
     def open_intents(self) -> list[Attempt]:
         """Intents without an outcome, oldest first."""
