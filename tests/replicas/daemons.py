@@ -27,6 +27,8 @@ from sqlalchemy import create_engine, text
 from qsre.config import EMBEDDED_DEFAULT
 
 REPO = Path(__file__).resolve().parents[2]
+SLACK_TOKEN_ENV = "QSRE_TEST_SLACK_TOKEN"
+PD_KEY_ENV = "QSRE_TEST_PD_ROUTING_KEY"
 
 
 def replica_config(
@@ -39,9 +41,12 @@ def replica_config(
     interval_s: float = 1.0,
     auth_window_s: float = 15.0,
     watchdog: dict[str, Any] | None = None,
+    slack_and_pagerduty: bool = False,
 ) -> Path:
     """A config whose only routed alert is auth_failure (one per backend, firing for
-    ``auth_window_s`` after the job) to this replica's webhook path."""
+    ``auth_window_s`` after the job) to this replica's webhook path (and, optionally,
+    to the real Slack and PagerDuty clients pointed at the recording server, shared by
+    the replicas; tokens from SLACK_TOKEN_ENV / PD_KEY_ENV)."""
     cfg = yaml.safe_load(EMBEDDED_DEFAULT.read_text())
     cfg["store"] = {"url": store_url, "spool_dir": str(tmp / f"spool-{name}")}
     cfg["exporter"] = {"host": "127.0.0.1", "port": 0}
@@ -52,6 +57,24 @@ def replica_config(
         {"name": "hook", "type": "webhook", "url": f"{fake_url}/hook/{name}"},
         {"name": "console", "type": "console", "log_path": str(tmp / f"alerts-{name}.log")},
     ]
+    routed = ["hook"]
+    if slack_and_pagerduty:
+        receivers += [
+            {
+                "name": "slack",
+                "type": "slack",
+                "channel": "#oncall",
+                "token_env": SLACK_TOKEN_ENV,
+                "api_url": f"{fake_url}/slack/api/",
+            },
+            {
+                "name": "pd",
+                "type": "pagerduty",
+                "routing_key_env": PD_KEY_ENV,
+                "events_url": f"{fake_url}/pd",
+            },
+        ]
+        routed += ["slack", "pd"]
     if watchdog and watchdog.get("alertmanager"):
         receivers.append({"name": "am", "type": "alertmanager", "api_url": f"{fake_url}/am"})
     cfg["alerting"] = {
@@ -64,7 +87,7 @@ def replica_config(
             "repeat_interval_s": 3600,
             "inhibit_rules": [],
             "default_receiver": "console",
-            "routes": [{"match": {"kind": "auth_failure"}, "receivers": ["hook"]}],
+            "routes": [{"match": {"kind": "auth_failure"}, "receivers": routed}],
         },
         "receivers": receivers,
         "signals": {"auth_failure": {"window_s": auth_window_s}},
@@ -130,7 +153,13 @@ def start_replica(tmp: Path, name: str, config: Path) -> Replica:
         [sys.executable, "-m", "qsre.cli", "run", "-c", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=log_path.open("wb"),
-        env={**os.environ, "PYTHONPATH": str(REPO), "QSRE_LOG_LEVEL": "INFO"},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "QSRE_LOG_LEVEL": "INFO",
+            SLACK_TOKEN_ENV: "xoxb-test-token",
+            PD_KEY_ENV: "pd-routing-key-0123456789abcdef",
+        },
         cwd=tmp,
     )
     return Replica(name, proc, log_path)

@@ -5,6 +5,7 @@ heartbeat comes from the leader only and stops when the daemon dies."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections import Counter
@@ -64,7 +65,15 @@ def test_one_router_failover_after_sigkill_and_one_notification_per_incident(
         start_replica(
             tmp_path,
             name,
-            replica_config(tmp_path, name, pg_url, fake.url, lease_ttl_s=TTL_S, watchdog=heartbeat),
+            replica_config(
+                tmp_path,
+                name,
+                pg_url,
+                fake.url,
+                lease_ttl_s=TTL_S,
+                watchdog=heartbeat,
+                slack_and_pagerduty=True,
+            ),
         )
         for name in ("a", "b")
     ]
@@ -116,6 +125,27 @@ def test_one_router_failover_after_sigkill_and_one_notification_per_incident(
         wait_for(lambda: hook_events(fake) == want, 60, "20 incidents fired and resolved", 0.3)
         time.sleep(2)  # a few more cycles: nothing doubled later either
         assert hook_events(fake) == want
+        # The real Slack and PagerDuty clients: one post per incident, one trigger and
+        # one resolve per dedup_key, across the failover.
+        # (Thread replies are not new messages: only top-level posts count.)
+        posts = [
+            r.body["text"]
+            for r in fake.ok()
+            if r.path.endswith("/chat.postMessage") and not r.body.get("thread_ts")
+        ]
+        per_backend = {
+            b: sum(bool(re.search(rf"\b{b}\b", text)) for text in posts) for b in first + second
+        }
+        assert len(posts) == len(first + second), posts
+        assert set(per_backend.values()) == {1}, per_backend
+        pd = Counter(
+            (r.body["dedup_key"], r.body["event_action"])
+            for r in fake.ok()
+            if r.path.endswith("/v2/enqueue")
+        )
+        keys = {k for k, _ in pd}
+        assert len(keys) == len(first + second)
+        assert pd == Counter({(k, a): 1 for k in keys for a in ("trigger", "resolve")}), pd
         assert hook_events(fake, leader.name) == Counter({(b, "firing"): 1 for b in first})
         # Every log line names its replica; the two replicas are told apart.
         for r in replicas:
