@@ -231,6 +231,12 @@ class Daemon:
         from slo.report import build_weekly_report, post_report_to_slack
 
         weekly = self.config.file.reports.weekly
+        lease = self.router_duty.current()
+        if lease is None or not self.router_duty.fence_for(lease)():
+            # A singleton duty: with replicas, only the router lease holder writes and
+            # posts it (every replica's cron fires).
+            log.info("weekly report skipped: this replica does not hold %s", ROUTER_LEASE)
+            return
         try:
             paths = build_weekly_report(
                 self.store,
