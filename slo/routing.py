@@ -43,6 +43,7 @@ from slo.delivery.attempt import Deliverer
 from slo.delivery.hooks import Fence, Fenced
 from slo.delivery.ledger import DeliveryLedger
 from slo.delivery.metrics import NotificationMetrics
+from slo.muting import Inhibitors, inhibitors_of, mute_notes
 from slo.notify.base import Notification, Notifier
 from slo.notify.console import ConsoleNotifier
 from slo.route_config import (
@@ -252,43 +253,13 @@ class Router:
                 changes.groups[key] = group
 
     # -------------------------------------------------------------- muting
-    def _inhibited_by(
-        self, firing: list[Alert]
-    ) -> list[tuple[InhibitRule, dict[tuple[str, ...], Alert]]]:
-        out = []
-        for rule in self.config.inhibit_rules:
-            sources: dict[tuple[str, ...], Alert] = {}
-            for a in firing:
-                if matches_all(rule.source, a.labels):
-                    sources.setdefault(tuple(a.labels.get(n, "") for n in rule.equal), a)
-            if sources:
-                out.append((rule, sources))
-        return out
+    def _inhibited_by(self, firing: list[Alert]) -> Inhibitors:
+        return inhibitors_of(self.config.inhibit_rules, firing)
 
-    def _mute_notes(
-        self,
-        alert: Alert,
-        now: datetime,
-        inhibitors: list[tuple[InhibitRule, dict[tuple[str, ...], Alert]]],
-    ) -> list[str]:
-        notes = []
-        for window in self.config.maintenance_windows:
-            if window.covers(alert.labels):
-                span = window.active_at(now)
-                if span is not None:
-                    notes.append(window.note(*span))
-        for silence in self._silences.values():
-            if silence.active_at(now) and matches_all(silence.matchers, alert.labels):
-                notes.append(silence.note())
-        for rule, sources in inhibitors:
-            if matches_all(rule.target, alert.labels):
-                src = sources.get(tuple(alert.labels.get(n, "") for n in rule.equal))
-                if src is not None and src.fingerprint != alert.fingerprint:
-                    notes.append(
-                        f"suppressed: inhibited by {src.name} ({rule.name}, "
-                        f"fingerprint {src.fingerprint})"
-                    )
-        return notes
+    def _mute_notes(self, alert: Alert, now: datetime, inhibitors: Inhibitors) -> list[str]:
+        return mute_notes(
+            alert, now, self.config.maintenance_windows, self._silences.values(), inhibitors
+        )
 
     def _firing(self) -> list[Alert]:
         return [a.alert for a in self._alerts.values() if a.alert.ends_at is None]
@@ -428,7 +399,7 @@ class Router:
     def _flush_groups(
         self, groups: list[GroupState], now: datetime, report: FlushReport, changes: Changes
     ) -> None:
-        inhibitors: list[tuple[InhibitRule, dict[tuple[str, ...], Alert]]] | None = None
+        inhibitors: Inhibitors | None = None
         mute_cache: dict[str, bool] = {}
         for group in groups:
             route = self._route(group.route_index)
