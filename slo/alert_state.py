@@ -242,6 +242,14 @@ def receiver_row(r: ReceiverState) -> dict[str, Any]:
     }
 
 
+def _incident_id(row: Any) -> str | None:
+    # A conversation open since before s0003 has no incident id: "" keeps its PagerDuty
+    # dedup_key the bare fingerprint it was triggered with, so its resolve matches.
+    if row["incident_id"] is None and (row["open_fingerprints"] or row["memo"]):
+        return ""
+    return row["incident_id"]
+
+
 class AlertStateStore:
     """The router's state tables in a collector Store (migrated on open)."""
 
@@ -285,7 +293,7 @@ class AlertStateStore:
                     failures=int(r["failures"]),
                     last_error=r["last_error"],
                     memo=dict(r["memo"] or {}),
-                    incident_id=r["incident_id"],
+                    incident_id=_incident_id(r),
                 )
                 for r in conn.execute(select(receivers_table)).mappings()
             }

@@ -142,6 +142,8 @@ class Deliverer:
             st.incident_id = None
 
     def ensure_incident(self, st: ReceiverState) -> str:
-        if not st.incident_id:
+        # None: no incident yet. "" is a conversation opened before incident ids
+        # existed; it keeps its bare-fingerprint keys until it ends.
+        if st.incident_id is None:
             st.incident_id = self._new_incident()
         return st.incident_id

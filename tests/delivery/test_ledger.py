@@ -68,3 +68,25 @@ def test_an_open_intent_is_finished_after_restart_and_then_pruned(store, fake_ht
     finished = len(ledger.attempts())
     assert finished == 4 and ledger.prune(T0 + timedelta(days=1)) == finished
     assert ledger.attempts() == []
+
+
+def test_an_incident_opened_before_the_upgrade_resolves_with_its_old_dedup_key(
+    store, fake_http, secret_env
+) -> None:
+    from sqlalchemy import update
+
+    from slo.alert_state import receivers_table
+
+    router = make_router(store, fake_http.url)
+    router.process([incident()], T0, source="slo")
+    router.flush(T0)
+    fp = incident().fingerprint
+    # What a pre-s0003 row looks like: no incident id, PagerDuty triggered with the
+    # bare fingerprint as dedup_key.
+    with store.engine.begin() as conn:
+        conn.execute(update(receivers_table).values(incident_id=None))
+    restarted = make_router(store, fake_http.url)
+    restarted.process([], T0 + timedelta(seconds=60), source="slo")
+    restarted.flush(T0 + timedelta(seconds=60))
+    (resolve,) = [r for r in fake_http.ok("/v2/enqueue") if r.body["event_action"] == "resolve"]
+    assert resolve.body["dedup_key"] == fp
