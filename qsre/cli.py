@@ -393,7 +393,7 @@ def alerts(
             a["fingerprint"],
             labels.get("alertname", ""),
             labels.get("severity", ""),
-            labels.get("backend") or labels.get("slo", ""),
+            labels.get("backend") or labels.get("slo") or labels.get("receiver", ""),
             a["starts_at"] or "",
             ", ".join(a["receivers_notified"]),
             escape("; ".join(f"{r}: {e}" for r, e in a["receivers_failed"].items())),

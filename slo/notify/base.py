@@ -29,6 +29,7 @@ class NotifyError(AlertingError):
     def __init__(self, receiver: str, message: str, *, retryable: bool = True) -> None:
         self.receiver = receiver
         self.retryable = retryable
+        self.detail = message  # without the "receiver ...:" prefix
         super().__init__(f"receiver {receiver!r}: {message}")
 
 

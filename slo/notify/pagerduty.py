@@ -128,7 +128,7 @@ class PagerDutyNotifier:
                 )
             except NotifyError as exc:
                 retryable = retryable or exc.retryable
-                errors.append(f"{action} {alert.fingerprint}: {exc}")
+                errors.append(f"{action} {alert.fingerprint}: {exc.detail}")
                 continue
             self.last_answer = resp.text[:300]
             if action == "trigger":
