@@ -8,6 +8,8 @@ Secrets are never in the file: receivers and backends name environment variables
 from __future__ import annotations
 
 import importlib
+import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -274,24 +276,174 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _from_validation_error(source: str, exc: ValidationError, prefix: str = "") -> ConfigError:
+# pydantic's message openings, and what they become after "expected".
+_PYDANTIC_OPENINGS = (
+    ("Input should be ", ""),
+    ("String should have ", "a string with "),
+    ("List should have ", "a list with "),
+    ("Dictionary should have ", "a mapping with "),
+    ("Value error, ", ""),
+    ("Assertion failed, ", ""),
+)
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model under ``root`` that holds the last key of ``loc`` (to list its keys)."""
+    model = root
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return None
+        inner = _model_in(info.annotation)
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _expected_from_pydantic(err: Mapping[str, Any], root: type[BaseModel] | None) -> str:
+    """pydantic's error, said the way every other qsre config error is said."""
+    kind = err.get("type", "")
+    loc = tuple(err.get("loc", ()))
+    if kind == "extra_forbidden":
+        model = _model_at(root, loc) if root is not None else None
+        if model is not None:
+            return f"one of the known keys {sorted(model.model_fields)} (not {loc[-1]!r})"
+        return f"a known key (not {loc[-1]!r})"
+    if kind == "missing":
+        return "a value (this key is required)"
+    msg = str(err.get("msg", ""))
+    for opening, replacement in _PYDANTIC_OPENINGS:
+        if msg.startswith(opening):
+            msg = replacement + msg.removeprefix(opening)
+            break
+    # Our own validators say "<what is wrong>; expected <x>": keep the expectation
+    # (the value itself is printed as "got").
+    _, sep, expectation = msg.partition("; expected ")
+    if sep:
+        return expectation
+    return msg[:1].lower() + msg[1:]
+
+
+def _from_validation_error(
+    source: str, exc: ValidationError, prefix: str = "", root: type[BaseModel] | None = None
+) -> ConfigError:
     err = exc.errors()[0]
     path = _loc(tuple(err["loc"]))
     if prefix:
         path = f"{prefix}.{path}" if path != "(top level)" else prefix
-    return ConfigError(source, path, err["msg"].removeprefix("Value error, "), err.get("input"))
+    got = err.get("input")
+    if err.get("type") == "missing":
+        got = None  # pydantic's "input" is the enclosing mapping, not a value
+    return ConfigError(source, path, _expected_from_pydantic(err, root), got)
+
+
+# "<where>.<key>=<value>: expected <what>" or "<where>: <what>" (collector.cost's errors,
+# which repeat the config path qsre already names).
+_COST_ERROR = re.compile(
+    r"^(?P<field>[^=:\s]+)(?:=(?P<got>.*?))?: (?:expected )?(?P<what>.*)$", re.S
+)
+
+
+class _Raw(str):
+    """A value already in its printed form (kept as is in ``got``)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _from_cost_error(source: str, where: str, exc: ValueError) -> ConfigError:
+    m = _COST_ERROR.match(str(exc))
+    if m is None or not m["field"].startswith(where):
+        return ConfigError(source, where, str(exc))
+    got = _Raw(m["got"]) if m["got"] is not None else None
+    what = m["what"]
+    if what.startswith("missing; "):
+        what = "a value: " + what.removeprefix("missing; ")
+    return ConfigError(source, m["field"], what, got)
+
+
+def _resolve_paths(file: ConfigFile, base_dir: Path) -> ConfigFile:
+    """Relative paths of the file (store, spool, outputs) made relative to its folder,
+    so that the same file means the same store whatever the working directory."""
+
+    def under(path: str | None) -> str | None:
+        if not path or Path(path).expanduser().is_absolute():
+            return path
+        return str((base_dir / path).resolve())
+
+    store = file.store.model_copy(
+        update={
+            "url": _sqlite_under(file.store.url, base_dir),
+            "spool_dir": under(file.store.spool_dir),
+        }
+    )
+    weekly = file.reports.weekly.model_copy(update={"out_dir": under(file.reports.weekly.out_dir)})
+    receivers = [
+        r.model_copy(update={"log_path": under(r.log_path)}) for r in file.alerting.receivers
+    ]
+    return file.model_copy(
+        update={
+            "store": store,
+            "reports": file.reports.model_copy(update={"weekly": weekly}),
+            "alerting": file.alerting.model_copy(update={"receivers": receivers}),
+        }
+    )
+
+
+def _sqlite_under(url: str, base_dir: Path) -> str:
+    """``sqlite:///qsre.db`` -> ``sqlite:////<folder of the file>/qsre.db``; other URLs,
+    absolute and in-memory SQLite as they are."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # reported by the store, with its own message
+    db = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not db
+        or db == ":memory:"
+        or db.startswith("file:")
+        or Path(db).expanduser().is_absolute()
+    ):
+        return url
+    return parsed.set(database=str((base_dir / db).resolve())).render_as_string(hide_password=False)
 
 
 def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Config:
     """Validate a parsed YAML document into a ``Config`` (raises ``ConfigError``)."""
-    if data is None:
-        data = {}
+    if data is None or data == {}:
+        # An empty file is a mistake (wrong file, truncated write), not "no backends".
+        raise ConfigError(
+            source,
+            "(top level)",
+            f"sections such as {sorted(ConfigFile.model_fields)}",
+            _Raw("an empty file"),
+        )
     if not isinstance(data, Mapping):
         raise ConfigError(source, "(top level)", "a mapping of sections", type(data).__name__)
     try:
         file = ConfigFile.model_validate(dict(data))
     except ValidationError as exc:
-        raise _from_validation_error(source, exc) from None
+        raise _from_validation_error(source, exc, root=ConfigFile) from None
+    if base_dir is not None:
+        file = _resolve_paths(file, base_dir)
+    _validate_suite(file.validation, source, "validation")
     names = [b.name for b in file.backends]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -304,11 +456,9 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
         if b.kind == "sim":
             _validate_sim(b, source, where)
         try:
-            pricing = (
-                Pricing.from_config(b.pricing, f"{source}: {where}.pricing") if b.pricing else None
-            )
+            pricing = Pricing.from_config(b.pricing, f"{where}.pricing") if b.pricing else None
         except ValueError as exc:
-            raise ConfigError(source, f"{where}.pricing", str(exc)) from None
+            raise _from_cost_error(source, f"{where}.pricing", exc) from None
         try:
             quotas = Quotas(**b.quotas) if b.quotas else None
         except (TypeError, ValueError) as exc:
@@ -318,6 +468,8 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
                 "max_shots_per_job, project_daily_spend_usd, backend_budget_usd, backend_budget_period",
                 b.quotas,
             ) from exc
+        if b.validation is not None:
+            _validate_suite(b.validation, source, f"{where}.validation")
         backends.append(
             BackendSpec(
                 name=b.name,
@@ -396,7 +548,31 @@ def _validate_sim(b: BackendSection, source: str, where: str) -> None:
     try:
         SimBackendConfig.model_validate(sim_section(b))
     except ValidationError as exc:
-        raise _from_validation_error(source, exc, where) from None
+        raise _from_validation_error(source, exc, where, root=SimBackendConfig) from None
+
+
+def _validate_suite(v: ValidationSection, source: str, where: str) -> None:
+    """Circuit names and suite keys, checked when the file is read: a typo such as
+    ``bel`` fails here, not at the first validation run hours later. Layouts are
+    checked per backend (they depend on its qubit count) by ``qsre doctor``."""
+    from validators.circuits import SuiteConfig
+
+    try:
+        SuiteConfig.model_validate(v.suite())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        # A circuit given by name ("bell") is validated as {kind: bell}: report the name.
+        if (
+            len(loc) == 3
+            and loc[0] == "circuits"
+            and loc[2] == "kind"
+            and isinstance(v.circuits[loc[1]], str)
+        ):
+            loc = loc[:2]
+        raise ConfigError(
+            source, f"{where}.{_loc(loc)}", _expected_from_pydantic(err, None), err.get("input")
+        ) from None
 
 
 def _validate_receiver(r: ReceiverSection, source: str, where: str) -> None:
@@ -432,7 +608,13 @@ def _validate_watchdog(alerting: AlertingSection, source: str) -> None:
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Load ``path``; with no path, ``./qsre.yaml`` if present, else the embedded default."""
+    """Load ``path``; with no path, ``./qsre.yaml`` if present, else the embedded default.
+
+    Relative paths in a file (store URL, spool dir, report and alert-log outputs,
+    OpenSLO files) are relative to the file's folder. The embedded default has no
+    folder of the user's: its paths stay relative to the working directory, so that
+    ``qsre jobs`` with no file sees the ``./qsre.db`` that ``qsre.yaml``-less code wrote.
+    """
     if path is None:
         local = Path(DEFAULT_CONFIG_NAME)
         path = local if local.exists() else EMBEDDED_DEFAULT
@@ -449,7 +631,8 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(
             str(path), where, "valid YAML", getattr(exc, "problem", str(exc))
         ) from None
-    return parse_config(data, str(path), base_dir=path.parent)
+    base_dir = None if path.resolve() == EMBEDDED_DEFAULT.resolve() else path.parent
+    return parse_config(data, str(path), base_dir=base_dir)
 
 
 def load_factory(spec: str) -> Any:
@@ -486,8 +669,14 @@ def build_backend(spec: BackendSpec, clock: Clock, start: datetime | None = None
         if generic:
             from qiskit.providers.fake_provider import GenericBackendV2
 
-            return AerSimulator.from_backend(
+            aer = AerSimulator.from_backend(
                 GenericBackendV2(num_qubits=int(generic), seed=options.pop("seed", 7))
             )
-        return AerSimulator(**options)
+        else:
+            aer = AerSimulator(**options)
+        # The config name is the backend's name everywhere (jobs, validation results,
+        # sampler records). Aer's own name is only a label (nothing is addressed by it),
+        # so it is safe to replace; a factory backend's name may address a device.
+        aer.name = spec.name
+        return aer
     return load_factory(section.factory or "")(**section.options)

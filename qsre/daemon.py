@@ -290,6 +290,8 @@ class Daemon:
             self._start_validation()
 
     def _start_validation(self) -> None:
+        from qsre.wiring import ValidationProxies
+        from validators.runner import VALIDATION_PROJECT
         from validators.scheduler import ValidationScheduler
 
         specs = [b for b in self.config.backends if b.validation.enabled]
@@ -297,9 +299,11 @@ class Daemon:
             return
         validation = self.config.file.validation
         drift_config, divergence_config = validation.detector_configs()
+        # Validation jobs are recorded under the config name, at the backend's prices.
+        proxies = ValidationProxies(self.store, self.clock, project=VALIDATION_PROJECT)
         self.validation = ValidationScheduler(
             self.store,
-            {b.name: (lambda b=b: b.build(self.clock)) for b in specs},
+            {b.name: proxies.builder(b) for b in specs},
             {b.name: b.validation.schedule_spec() for b in specs},
             clock=self.clock,
             holder_id=self.holder_id,
@@ -309,6 +313,7 @@ class Daemon:
             divergence_config=divergence_config,
             via={b.name: b.validation.via for b in specs},
             jobs=validation.jobs,
+            proxy_factory=proxies,
         )
         self.validation.start()
 

@@ -127,6 +127,8 @@ class DemoRun:
         self.cycle = EvaluationCycle(self.config, self.store, self.router, self.clock)
         pricing = {b.name: b.pricing for b in self.config.backends}
         default_pricing = next((p for p in pricing.values() if p is not None), None)
+        # Validation jobs pay what the workload pays on the same backend.
+        self._pricing_of = lambda name: pricing.get(name) or default_pricing
         retry = RetryPolicy(max_attempts=3, base_delay_s=1.0, max_delay_s=10.0, budget_s=30.0)
         self.proxies: dict[tuple[str, str], ExecutionProxy] = {}
         self.circuits: dict[str, list[QuantumCircuit]] = {}
@@ -165,6 +167,19 @@ class DemoRun:
             clock=self.clock,
             drift_config=DriftConfig(**v.drift),
             divergence_config=DivergenceConfig(**v.divergence),
+            proxy_factory=self._validation_proxy,
+        )
+
+    def _validation_proxy(self, backend: Any, tags: dict[str, Any]) -> ExecutionProxy:
+        from validators.runner import VALIDATION_PROJECT
+
+        return ExecutionProxy(
+            backend,
+            store=self.store,
+            project=VALIDATION_PROJECT,
+            tags=tags,
+            pricing=self._pricing_of(backend.name),
+            clock=self.clock,
         )
 
     # ------------------------------------------------------------ the week

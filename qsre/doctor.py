@@ -1,10 +1,14 @@
-"""`qsre doctor`: is this config usable? Never prints secret values."""
+"""`qsre doctor`: is this config usable? It checks what `qsre run` and `qsre validate`
+would meet (store, spool dir, receivers, backends, validation suites), so that a
+config doctor passes does not fail later. Never prints secret values."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from collector.clock import SystemClock
 
@@ -37,18 +41,8 @@ def run_checks(config_path: Path | None, db: str | None) -> list[Check]:
         checks.append(Check("store", True, f"{store!r} reachable and migrated"))
     except Exception as exc:  # noqa: BLE001
         checks.append(Check("store", False, f"{url}: {exc}"))
-    for r in cfg.file.alerting.receivers:
-        for attr in ("token_env", "routing_key_env", "bearer_token_env"):
-            var = getattr(r, attr)
-            if var:
-                present = bool(os.environ.get(var))
-                checks.append(
-                    Check(
-                        f"receiver {r.name}",
-                        present,
-                        f"${var} is {'set' if present else 'NOT set'}",
-                    )
-                )
+    checks.append(_spool_check(cfg.file.store.spool_dir, url))
+    checks.extend(_receiver_checks(cfg))
     weekly_slack = cfg.file.reports.weekly.slack
     if weekly_slack is not None:
         present = bool(os.environ.get(weekly_slack.token_env))
@@ -63,13 +57,85 @@ def run_checks(config_path: Path | None, db: str | None) -> list[Check]:
     for spec in cfg.backends:
         try:
             backend = spec.build(clock)
-            checks.append(
-                Check(
-                    f"backend {spec.name}",
-                    True,
-                    f"{type(backend).__name__}, {backend.num_qubits} qubits",
-                )
-            )
         except Exception as exc:  # noqa: BLE001
             checks.append(Check(f"backend {spec.name}", False, str(exc)))
+            continue
+        checks.append(
+            Check(
+                f"backend {spec.name}",
+                True,
+                f"{type(backend).__name__}, {backend.num_qubits} qubits",
+            )
+        )
+        if spec.validation.enabled:
+            checks.append(_suite_check(cfg.source, spec, backend))
     return checks
+
+
+def _spool_check(spool_dir: str | None, url: str) -> Check:
+    """The spool must take writes: every proxy appends there before the store."""
+    from collector.spool import default_spool_dir
+
+    try:
+        path = Path(spool_dir) if spool_dir else default_spool_dir(url)
+    except Exception as exc:  # noqa: BLE001 - an unparsable URL is the store check's
+        return Check("spool dir", False, f"no spool dir for {url}: {exc}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return Check(
+            "spool dir",
+            False,
+            f"{path}: expected a writable directory, got {exc.strerror or exc}",
+        )
+    return Check("spool dir", True, f"{path} writable")
+
+
+def _receiver_checks(cfg: Any) -> list[Check]:
+    from qsre.wiring import build_notifier
+
+    checks: list[Check] = []
+    for i, r in enumerate(cfg.file.alerting.receivers):
+        name = f"receiver {r.name}"
+        try:
+            build_notifier(r)
+        except Exception as exc:  # noqa: BLE001 - what `qsre run` would raise
+            checks.append(Check(name, False, f"{cfg.source}: alerting.receivers[{i}]: {exc}"))
+            continue
+        env_vars = [
+            getattr(r, attr) for attr in ("token_env", "routing_key_env", "bearer_token_env")
+        ]
+        missing = [v for v in env_vars if v and not os.environ.get(v)]
+        present = [v for v in env_vars if v and os.environ.get(v)]
+        if missing:
+            checks.append(Check(name, False, ", ".join(f"${v} is NOT set" for v in missing)))
+        else:
+            detail = ", ".join(f"${v} is set" for v in present) or f"{r.type}, nothing to set"
+            checks.append(Check(name, True, detail))
+    return checks
+
+
+def _suite_check(source: str, spec: Any, backend: Any) -> Check:
+    """The reference suite `qsre validate` and the schedules would build for ``backend``."""
+    from validators.circuits import SuiteConfigError, build_suite
+
+    name = f"validation {spec.name}"
+    try:
+        suite = build_suite(spec.validation.suite(), int(backend.num_qubits))
+    except SuiteConfigError as exc:
+        expected = str(exc.expected).removeprefix("Value error, ")
+        return Check(
+            name,
+            False,
+            f"{source}: validation.{exc.field} (backend {spec.name}, "
+            f"{backend.num_qubits} qubits): expected {expected}, got {exc.value!r}",
+        )
+    except Exception as exc:  # noqa: BLE001 - what `qsre validate` would raise
+        return Check(name, False, f"{source}: validation (backend {spec.name}): {exc}")
+    return Check(
+        f"validation {spec.name}",
+        True,
+        f"{len(suite)} reference circuits, via {spec.validation.via}",
+    )

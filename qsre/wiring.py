@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from collector.clock import Clock
+from collector.proxy import ExecutionProxy
+from collector.recorder import Recorder
+from collector.retry import RetryPolicy
 from collector.store import Store
-from qsre.config import Config, ReceiverSection
+from qsre.config import BackendSpec, Config, ReceiverSection
 from qsre.errors import ConfigError
 from slo.alert_state import AlertStateStore
 from slo.notify.alertmanager import AlertmanagerNotifier
@@ -84,3 +87,97 @@ def build_router(
 
 def router_accepts_fence() -> bool:
     return "fence" in inspect.signature(Router).parameters
+
+
+def backend_proxy(
+    spec: BackendSpec,
+    backend: Any,
+    *,
+    store: Store,
+    clock: Clock,
+    project: str = "",
+    tags: dict[str, Any] | None = None,
+    recorder: Recorder | None = None,
+    retry: RetryPolicy | None = None,
+) -> ExecutionProxy:
+    """The recording proxy of a config backend: recorded under the config's name (for
+    every kind: an Aer simulator calls itself ``aer_simulator_from(...)``), priced and
+    limited as the config says."""
+    return ExecutionProxy(
+        backend,
+        store=store,
+        project=project,
+        tags=tags,
+        pricing=spec.pricing,
+        quotas=spec.quotas,
+        retry=retry,
+        clock=clock,
+        recorder=recorder,
+        name=spec.name,
+    )
+
+
+class ValidationProxies:
+    """A validators ``proxy_factory`` for config backends: the runner only hands over
+    the backend object, so each backend built (or adopted) here remembers its spec,
+    and validation jobs are recorded under the config name with its pricing and
+    quotas (validation on a real QPU is real spend)."""
+
+    def __init__(
+        self, store: Store, clock: Clock, *, project: str, recorder: Recorder | None = None
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.project = project
+        self.recorder = recorder
+        # id(backend) -> (backend, spec); the backend is kept so that its id stays its own.
+        self._specs: dict[int, tuple[Any, BackendSpec]] = {}
+
+    def adopt(self, spec: BackendSpec, backend: Any) -> Any:
+        self._specs[id(backend)] = (backend, spec)
+        return backend
+
+    def builder(self, spec: BackendSpec) -> Callable[[], Any]:
+        """A zero-argument backend factory (the scheduler's form) that adopts what it builds."""
+        return lambda: self.adopt(spec, spec.build(self.clock))
+
+    def __call__(self, backend: Any, tags: dict[str, Any]) -> ExecutionProxy:
+        entry = self._specs.get(id(backend))
+        if entry is None or entry[0] is not backend:
+            raise ConfigError(
+                "validation",
+                "backends",
+                "a backend built from the config (its pricing and name are not known)",
+                getattr(backend, "name", type(backend).__name__),
+            )
+        return backend_proxy(
+            entry[1],
+            backend,
+            store=self.store,
+            clock=self.clock,
+            project=self.project,
+            tags=tags,
+            recorder=self.recorder,
+        )
+
+
+def validate_backend(spec: BackendSpec, *, store: Store, clock: Clock) -> Any:
+    """``qsre validate`` on a config backend: the suite once, through a proxy that
+    records under the config name at the backend's prices; returns the
+    ``validators.runner.ValidationReport``."""
+    from validators.runner import VALIDATION_PROJECT, run_validation
+
+    proxies = ValidationProxies(store, clock, project=VALIDATION_PROJECT)
+    backend = proxies.adopt(spec, spec.build(clock))
+    drift_config, divergence_config = spec.validation.detector_configs()
+    return run_validation(
+        backend,
+        store=store,
+        suite=spec.validation.suite(),
+        clock=clock,
+        drift_config=drift_config,
+        divergence_config=divergence_config,
+        via=spec.validation.via,
+        jobs=spec.validation.jobs,
+        proxy_factory=proxies,
+    )

@@ -33,7 +33,7 @@ def test_embedded_default_is_valid_and_complete():
 @pytest.mark.parametrize(
     ("mutate", "field", "expected"),
     [
-        (lambda d: d.update(stor={}), "stor", "Extra inputs"),
+        (lambda d: d.update(stor={}), "stor", "one of the known keys"),
         (
             lambda d: d["backends"][1].update(kind="qpu"),
             "backends[1].kind",
