@@ -16,10 +16,33 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qsre.errors import QsreError
+from qsre.cli_errors import BoundaryGroup, run_app
+from qsre.errors import InputError, NotFound
+
+
+def _flags_take_no_value() -> None:
+    """Show no metavar for flag options (``--json``, ``--help``).
+
+    This typer prints ``<bool>`` after every flag, which reads as if the flag took a
+    value (and ``--json true`` is then rejected): a flag's help should look like a flag.
+    """
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
 
 app = typer.Typer(
     name="qsre",
+    cls=BoundaryGroup,
     help="Observability and SRE reliability for quantum backends.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -42,6 +65,23 @@ app.add_typer(dash_app, name="dashboards")
 app.add_typer(report_app, name="report")
 app.add_typer(runbook_app, name="runbook")
 app.add_typer(alerts_app, name="alerts")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="On an error, also print the traceback (or set QSRE_DEBUG=1); "
+            "accepted after any command too",
+        ),
+    ] = False,
+) -> None:
+    """Observability and SRE reliability for quantum backends."""
+    # --debug is consumed by qsre.cli_errors.run_app before parsing; this option
+    # documents it (and accepts it when the app is invoked without run_app).
+
 
 console = Console()
 err = Console(stderr=True)
@@ -87,21 +127,41 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
+def _parse_duration(option: str, value: str) -> timedelta:
+    """A positive duration like ``30m``/``2h``/``7d``; InputError naming ``option`` otherwise."""
+    from slo.windows import parse_duration_s
+
+    # parse_duration_s answers None (not an exception) for anything malformed,
+    # including a negative duration: the check has to be explicit.
+    seconds = parse_duration_s(value)
+    if seconds is None or seconds <= 0:
+        raise InputError(option, "a positive duration like 30m, 2h, 7d", value)
+    return timedelta(seconds=seconds)
+
+
+def _positive(option: str, value: float, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero) or not math.isfinite(value):
+        expected = "a number >= 0" if allow_zero else "a number > 0"
+        raise InputError(option, expected, value)
+
+
+def _port(option: str, port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise InputError(option, "a TCP port 0-65535", port)
+
+
 def _parse_since(value: str | None) -> datetime | None:
     if value is None:
         return None
     from slo.windows import parse_duration_s
 
+    if parse_duration_s(value) is not None:
+        return datetime.now(UTC) - _parse_duration("--since", value)
     try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration_s(value))
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            raise typer.BadParameter(
-                f"--since {value!r}: expected a duration like 1h/30m/7d or an ISO time"
-            ) from None
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        raise InputError("--since", "a duration like 1h, 30m, 7d or an ISO time", value) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _parse_at(value: str | None) -> datetime | None:
@@ -110,9 +170,7 @@ def _parse_at(value: str | None) -> datetime | None:
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(
-            f"--at {value!r}: expected an ISO time like 2026-11-22T12:00:00Z"
-        ) from None
+        raise InputError("--at", "an ISO time like 2026-11-22T12:00:00Z", value) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
@@ -149,7 +207,8 @@ def jobs(
     from collector.schema import STATUSES
 
     if status is not None and status not in STATUSES:
-        raise typer.BadParameter(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
+        raise InputError("--status", f"one of {', '.join(STATUSES)}", status)
+    _positive("--limit", limit)
     store = _store(config, db)
     rows = store.jobs(
         since=_parse_since(since), backend=backend, project=project, status=status, limit=limit
@@ -207,6 +266,8 @@ def run(
     """The daemon: ship and adopt spools, serve /metrics, validate, evaluate SLOs, route alerts."""
     from qsre.daemon import Daemon
 
+    if port is not None:
+        _port("--port", port)
     cfg = _config(config)
     Daemon(cfg, db=db, host=host, port=port, schedules=not no_schedules).run_forever()
 
@@ -222,6 +283,8 @@ def demo(
     port: Annotated[int, typer.Option(help="/metrics port with --serve")] = 9464,
 ) -> None:
     """A simulated week on three backends with injected faults; prints the scorecard."""
+    _positive("--days", days)
+    _port("--port", port)
     from qsre.demo import run_demo
 
     run_demo(out=out, days=days, as_json=as_json, serve=serve, port=port)
@@ -247,7 +310,22 @@ def validate(
     store = _store(config, db)
     clock = SystemClock()
     if backend_factory:
-        target = load_factory(backend_factory)()
+        factory = load_factory(backend_factory)
+        try:
+            target = factory()
+        except TypeError as exc:
+            # The factory exists but cannot be called bare: a wrong target, not a bug.
+            raise InputError(
+                "--backend-factory",
+                "a callable taking no arguments and returning a backend",
+                f"{backend_factory} ({exc})",
+            ) from None
+        if not hasattr(target, "run"):
+            raise InputError(
+                "--backend-factory",
+                "a callable returning a backend with .run()",
+                f"{backend_factory} -> {type(target).__name__}",
+            )
         validation = cfg.file.validation
     else:
         spec = cfg.backend(backend)
@@ -330,6 +408,7 @@ def alerts(
     recent notifications."""
     if ctx.invoked_subcommand is not None:
         return
+    _positive("--recent", recent, allow_zero=True)
     from rich.markup import escape
 
     from slo.alert_state import AlertStateStore
@@ -427,8 +506,9 @@ def alerts_test(
     cfg = _config(config)
     sections = {r.name: r for r in cfg.file.alerting.receivers}
     if receiver not in sections:
-        err.print(f"no receiver named {receiver!r}; configured: {sorted(sections)}")
-        raise typer.Exit(2)
+        raise NotFound(
+            "receiver", f"one of {', '.join(sorted(sections)) or '(none configured)'}", receiver
+        )
     notifier = build_notifier(sections[receiver])
     try:
         answers = send_test_notification(notifier, datetime.now(UTC))
@@ -456,19 +536,22 @@ def silence_add(
     """Mute alerts matching every --match for --duration."""
     from slo.alert_state import AlertStateStore
     from slo.alerts import Matcher, Silence
-    from slo.windows import parse_duration_s
 
-    try:
-        matchers = tuple(Matcher.parse(m) for m in match)
-        seconds = parse_duration_s(duration)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    matchers = []
+    for text in match:
+        try:
+            matchers.append(Matcher.parse(text))
+        except ValueError:
+            raise InputError(
+                "--match", "label=value, label!=value, label=~regex or label!~regex", text
+            ) from None
+    length = _parse_duration("--duration", duration)
     now = datetime.now(UTC)
     silence = Silence(
         id=uuid.uuid4().hex[:12],
-        matchers=matchers,
+        matchers=tuple(matchers),
         starts_at=now,
-        ends_at=now + timedelta(seconds=seconds),
+        ends_at=now + length,
         created_by=created_by,
         comment=comment,
         created_at=now,
@@ -530,7 +613,7 @@ def silence_expire(silence_id: str, config: ConfigOpt = None, db: DbOpt = None) 
     state = AlertStateStore(_store(config, db))
     found = [s for s in state.silences() if s.id == silence_id]
     if not found:
-        raise typer.BadParameter(f"no silence {silence_id!r}; `qsre silence list` shows them")
+        raise NotFound("silence", "an id from `qsre silence list`", silence_id)
     now = datetime.now(UTC)
     state.save_silence(replace(found[0], ends_at=max(now, found[0].starts_at)))
     console.print(f"silence {silence_id} expired")
@@ -582,7 +665,7 @@ def dashboards_push(
 
     token = os.environ.get(token_env)
     if not token:
-        raise typer.BadParameter(f"--token-env {token_env}: that environment variable is not set")
+        raise InputError("--token-env", "a set environment variable holding the token", token_env)
     cfg = _config(config)
     results = push_dashboards(
         build_dashboards(cfg.slos, datasource_uid=cfg.file.dashboards.datasource_uid),
@@ -612,6 +695,14 @@ def report_weekly(
     from slo.report import build_weekly_report, post_report_to_slack
 
     cfg = _config(config)
+    if week is not None:
+        from slo.report_data import ReportError, parse_week
+
+        try:
+            parse_week(week)
+        except ReportError:
+            # A malformed --week is the user's typo (exit 2), not a failed report.
+            raise InputError("--week", "an ISO week like 2026-W47", week) from None
     store = _store(config, db)
     paths = build_weekly_report(
         store,
@@ -625,7 +716,9 @@ def report_weekly(
     slack = cfg.file.reports.weekly.slack
     if post_slack:
         if slack is None:
-            raise typer.BadParameter("--post-slack: reports.weekly.slack is not configured")
+            raise InputError(
+                "--post-slack", "reports.weekly.slack in the config", "no such section"
+            )
         post_report_to_slack(
             paths, token_env=slack.token_env, channel=slack.channel, api_url=slack.api_url
         )
@@ -633,11 +726,17 @@ def report_weekly(
 
 # ------------------------------------------------------------------ runbooks
 @runbook_app.command("show")
-def runbook_show(kind: str) -> None:
-    """Render one runbook in the terminal."""
-    from runbooks.catalog import render
+def runbook_show(
+    name: Annotated[
+        str, typer.Argument(help="An alert kind or alert name (e.g. QsreCalibrationDrift)")
+    ],
+) -> None:
+    """Render one runbook in the terminal, found by alert kind or by alert name."""
+    from rich.markdown import Markdown
 
-    console.print(render(kind))
+    from runbooks.catalog import find_runbook
+
+    console.print(Markdown(find_runbook(name).markdown))
 
 
 @runbook_app.command("list")
@@ -667,7 +766,7 @@ def init(
     from qsre.config import EMBEDDED_DEFAULT
 
     if path.exists() and not force:
-        raise typer.BadParameter(f"{path} exists; pass --force to overwrite")
+        raise InputError("init PATH", "a file that does not exist yet (or --force)", str(path))
     path.write_text(EMBEDDED_DEFAULT.read_text())
     console.print(f"wrote {path}")
 
@@ -692,23 +791,15 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
 
 
 def main() -> None:
+    # The daemon logs warnings (retries, adoptions) as its running commentary; a one-shot
+    # command reports its outcome as one line, so its libraries' retries stay quiet
+    # unless QSRE_LOG_LEVEL asks for them.
+    default_level = "WARNING" if sys.argv[1:2] == ["run"] else "ERROR"
     logging.basicConfig(
-        level=os.environ.get("QSRE_LOG_LEVEL", "WARNING"),
+        level=os.environ.get("QSRE_LOG_LEVEL", default_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        app()
-    except QsreError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        sys.exit(2)
-    except Exception as exc:  # noqa: BLE001 - library errors with good messages
-        from collector.errors import CollectorError
-        from slo.errors import SLOError
-
-        if isinstance(exc, (CollectorError, SLOError, ValueError)):
-            err.print(f"[red]error:[/] {exc}")
-            sys.exit(2)
-        raise
+    sys.exit(run_app(app))
 
 
 if __name__ == "__main__":

@@ -17,3 +17,23 @@ class ConfigError(QsreError, ValueError):
         self.got = got
         got_part = f", got {got!r}" if got is not None else ""
         super().__init__(f"{file}: {field}: expected {expected}{got_part}")
+
+
+class InputError(QsreError, ValueError):
+    """A command-line value is wrong: names the option, what it accepts and what it got."""
+
+    def __init__(self, what: str, expected: str, got: object) -> None:
+        self.what = what
+        self.expected = expected
+        self.got = got
+        super().__init__(f"{what}: expected {expected}, got {got!r}")
+
+
+class NotFound(QsreError, LookupError):
+    """A looked-up thing (a job, a silence, a runbook) does not exist."""
+
+    def __init__(self, what: str, expected: str, got: object) -> None:
+        self.what = what
+        self.expected = expected
+        self.got = got
+        super().__init__(f"{what}: expected {expected}, got {got!r}")

@@ -61,7 +61,8 @@ class UnknownRunbook(RunbookError, KeyError):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         super().__init__(
-            f"no runbook for alert kind {kind!r}: expected one of {', '.join(RUNBOOK_KINDS)}"
+            f"runbook: expected an alert kind ({', '.join(RUNBOOK_KINDS)}) or its alert name"
+            f" (e.g. QsreCalibrationDrift), got {kind!r}"
         )
 
     def __str__(self) -> str:  # KeyError would repr() the message
@@ -124,6 +125,19 @@ def runbook_for(kind: str) -> Runbook:
     if kind not in RUNBOOK_KINDS:
         raise UnknownRunbook(kind)
     return _parse(kind, RUNBOOK_DIR / f"{kind}.md")
+
+
+def find_runbook(name: str) -> Runbook:
+    """The runbook for an alert kind (``calibration_drift``) or alert name
+    (``QsreCalibrationDrift``, case-insensitive): notifications show the alert name, so
+    an on-call engineer must be able to paste it. UnknownRunbook otherwise."""
+    if name in RUNBOOK_KINDS:
+        return runbook_for(name)
+    by_alertname = {b.alertname.lower(): b for b in all_runbooks() if b.alertname}
+    found = by_alertname.get(name.strip().lower())
+    if found is None:
+        raise UnknownRunbook(name)
+    return found
 
 
 def all_runbooks() -> tuple[Runbook, ...]:
