@@ -44,6 +44,7 @@ _NAME_RULES: tuple[tuple[str, str], ...] = (
     ("TimeoutError", "transient"),
     ("ChunkedEncodingError", "transient"),
     ("QuotaExceeded", "quota"),
+    ("MemoryError", "resource"),
 )
 
 _STATUS_RE = re.compile(r"\b(400|401|402|403|404|408|409|422|429|500|502|503|504)\b")
@@ -56,12 +57,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
         "transient",
     ),
     (re.compile(r"timed? ?out", re.I), "timeout"),
-    # A circuit too large for the simulator's memory fails the same way every time:
-    # the caller's input, like a circuit wider than the device (no resource class).
+    # A simulator without the memory for a circuit: resource exhaustion (F8). Checked
+    # before the input rules, since such messages often say the circuit "exceeds" it.
+    (re.compile(r"insufficient memory|out of memory|cannot allocate memory", re.I), "resource"),
     (
-        re.compile(
-            r"invalid|malformed|not supported|exceeds the maximum|insufficient memory", re.I
-        ),
+        re.compile(r"invalid|malformed|not supported|exceeds the maximum", re.I),
         "invalid_input",
     ),
 )

@@ -72,6 +72,9 @@ ERROR_CLASSES = (
     "backend",
     "result_corrupt",
     "timeout",
+    # The backend ran out of something it needs for this job (a simulator's memory):
+    # not the caller's malformed input, and not a fault that a retry clears.
+    "resource",
     "unknown",
 )
 

@@ -28,7 +28,7 @@ def test_other_aer_errors_are_the_backends():
     assert classify_exception(AerError("simulation crashed")) == "backend"
 
 
-def test_insufficient_memory_is_recorded_as_invalid_input(store, recorder):
+def test_insufficient_memory_is_recorded_as_resource_exhaustion(store, recorder):
     # 40 qubits of state vector (16 TiB): Aer refuses before allocating anything.
     qc = QuantumCircuit(40)
     qc.h(range(40))
@@ -39,7 +39,7 @@ def test_insufficient_memory_is_recorded_as_invalid_input(store, recorder):
     assert "Insufficient memory" in str(err.value)
     recorder.flush()
     [row] = store.jobs()
-    assert (row.status, row.error_class, row.attempts) == ("error", "invalid_input", 1)
+    assert (row.status, row.error_class, row.attempts) == ("error", "resource", 1)
 
 
 def test_failed_result_classes():
@@ -48,7 +48,7 @@ def test_failed_result_classes():
     qc.measure_all()
     result = AerSimulator(method="statevector").run(qc, shots=10).result()
     assert result.success is False
-    assert AerAdapter().failed_result_class(result) == "invalid_input"
+    assert AerAdapter().failed_result_class(result) == "resource"
     ok = QuantumCircuit(1)
     ok.measure_all()
     assert AerAdapter().failed_result_class(AerSimulator().run(ok).result()) == "backend"
@@ -62,3 +62,10 @@ def test_run_time_is_aers_time_taken():
     result = job.result()
     times = adapter_for(job).provider_times(job, result)
     assert times.run_seconds == result.time_taken
+
+
+def test_memory_exhaustion_is_resource_for_any_provider():
+    # The generic rules, for a provider without an adapter of its own.
+    assert classify_exception(MemoryError()) == "resource"
+    assert classify_exception(RuntimeError("CUDA error: out of memory")) == "resource"
+    assert classify_exception(RuntimeError("invalid circuit")) == "invalid_input"
