@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, create_engine, event, func, literal_column, select, update
+from sqlalchemy import Engine, case, create_engine, event, func, literal_column, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -302,6 +302,35 @@ class Store:
                 .first()
             )
         return job_from_row(row) if row else None
+
+    def find_jobs(self, ref: str, *, limit: int = 5) -> list[Job]:
+        """Jobs a user's reference can mean: an exact qsre id or provider job id if any
+        matches, else ids with ``ref`` as a prefix or suffix (at most ``limit``; more
+        than one means the reference is ambiguous)."""
+        ref = ref.strip()
+        if not ref:
+            return []
+        columns = select(*JobRow.__table__.columns)
+        with self.engine.connect() as conn:
+            exact = conn.execute(
+                columns.where(or_(JobRow.id == ref, JobRow.provider_job_id == ref))
+                .order_by(JobRow.seq.desc())
+                .limit(limit)
+            ).mappings()
+            rows = list(exact)
+            if not rows:
+                # Escape LIKE's wildcards: the reference is text, not a pattern.
+                literal = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                partial = columns.where(
+                    or_(
+                        JobRow.id.like(literal + "%", escape="\\"),
+                        JobRow.id.like("%" + literal, escape="\\"),
+                    )
+                )
+                rows = list(
+                    conn.execute(partial.order_by(JobRow.seq.desc()).limit(limit)).mappings()
+                )
+        return [job_from_row(r) for r in rows]
 
     def counts(self, job_id: str) -> list[dict[str, int]]:
         """Raw counts per circuit of one job, in circuit order."""

@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from qsre.cli_errors import BoundaryGroup, run_app
+from qsre.cli_tables import Column, fit_table, print_table, shortest_unique_suffixes
 from qsre.errors import InputError, NotFound
 
 
@@ -58,6 +60,8 @@ alerts_app = typer.Typer(
     help="Active alerts, recent notifications, and receiver tests.",
     invoke_without_command=True,
 )
+jobs_app = typer.Typer(help="Recorded jobs: list them, or show one.", invoke_without_command=True)
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(slo_app, name="slo")
 app.add_typer(silence_app, name="silence")
 app.add_typer(rules_app, name="rules")
@@ -175,23 +179,28 @@ def _parse_at(value: str | None) -> datetime | None:
 
 
 # ------------------------------------------------------------------ jobs
-JOB_COLUMNS = (
-    "id",
-    "backend",
-    "project",
-    "status",
-    "error_class",
-    "shots",
-    "submitted_at",
-    "queue_seconds",
-    "e2e_seconds",
-    "cost_usd",
-    "attempts",
+WideOpt = Annotated[
+    bool, typer.Option("--wide", help="Show every column, however wide the terminal")
+]
+
+JOB_TABLE_COLUMNS = (
+    Column("id", 0),
+    Column("backend", 1),
+    Column("status", 2),
+    Column("submitted", 3),
+    Column("e2e s", 4, "right"),
+    Column("cost $", 5, "right"),
+    Column("error", 6),
+    Column("shots", 7, "right"),
+    Column("project", 8),
+    Column("queue s", 9, "right"),
+    Column("tries", 10, "right"),
 )
 
 
-@app.command()
+@jobs_app.callback()
 def jobs(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     db: DbOpt = None,
     backend: Annotated[str | None, typer.Option(help="Only this backend")] = None,
@@ -201,9 +210,12 @@ def jobs(
     ] = None,
     since: Annotated[str | None, typer.Option(help="Submitted within, e.g. 1h, 30m, 7d")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 50,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List recorded jobs, newest first."""
+    """List recorded jobs, newest first; `qsre jobs show ID` prints one job."""
+    if ctx.invoked_subcommand is not None:
+        return
     from collector.schema import STATUSES
 
     if status is not None and status not in STATUSES:
@@ -216,35 +228,125 @@ def jobs(
     if as_json:
         _print_json([j.to_dict() for j in rows])
         return
-    table = Table(title=f"{len(rows)} jobs (ids shortened; --json for full records)")
-    for col in (
-        "id",
-        "backend",
-        "project",
-        "status",
-        "error",
-        "shots",
-        "submitted",
-        "queue s",
-        "e2e s",
-        "cost $",
-        "tries",
-    ):
-        table.add_column(col, overflow="fold")
-    for j in rows:
-        table.add_row(
-            j.id[:8],
+    short_ids = shortest_unique_suffixes([j.id for j in rows])
+    cells = [
+        [
+            short,
             j.backend,
-            j.project,
             j.status,
-            j.error_class or "",
-            str(j.shots or ""),
             j.submitted_at.strftime("%m-%d %H:%M:%S"),
-            "" if j.queue_seconds is None else f"{j.queue_seconds:.1f}",
             "" if j.e2e_seconds is None else f"{j.e2e_seconds:.1f}",
             f"{j.cost_usd:.2f}",
+            j.error_class or "",
+            str(j.shots or ""),
+            j.project,
+            "" if j.queue_seconds is None else f"{j.queue_seconds:.1f}",
             str(j.attempts),
+        ]
+        for short, j in zip(short_ids, rows, strict=True)
+    ]
+    table = fit_table(
+        f"{len(rows)} jobs, newest first",
+        JOB_TABLE_COLUMNS,
+        cells,
+        width=console.width,
+        wide=wide,
+        caption="id: the end of the qsre id (`qsre jobs show ID` takes it)",
+    )
+    print_table(console, table, wide=wide)
+
+
+def _counts_summary(counts: list[dict[str, int]]) -> list[dict[str, Any]]:
+    """Per circuit: shots counted, distinct outcomes, the most frequent outcomes."""
+    summary = []
+    for index, circuit_counts in enumerate(counts):
+        total = sum(circuit_counts.values())
+        top = sorted(circuit_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        summary.append(
+            {
+                "circuit": index,
+                "shots": total,
+                "outcomes": len(circuit_counts),
+                "top": [{"bitstring": b, "count": n} for b, n in top],
+            }
         )
+    return summary
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f} s"
+
+
+def _when(value: datetime | None) -> str:
+    return "n/a" if value is None else value.isoformat()
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID",
+            help="A qsre id, a unique prefix or suffix of one, or a provider job id",
+        ),
+    ],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print one job's whole record: ids, timings, attempts, error, cost, counts,
+    calibration."""
+    store = _store(config, db)
+    found = store.find_jobs(job_ref, limit=6)
+    if not found:
+        raise NotFound(
+            "job", "a qsre id, a unique prefix/suffix of one, or a provider job id", job_ref
+        )
+    if len(found) > 1:
+        shown = ", ".join(j.id for j in found[:5]) + (", ..." if len(found) > 5 else "")
+        raise InputError("job", f"a reference matching one job (it matches {shown})", job_ref)
+    job = found[0]
+    counts = _counts_summary(store.counts(job.id))
+    if as_json:
+        _print_json({**job.to_dict(), "counts_summary": counts})
+        return
+    trace_id = (job.details or {}).get("trace_id") or job.tags.get("trace_id")
+    fields: list[tuple[str, str]] = [
+        ("qsre id", job.id),
+        ("provider id", job.provider_job_id or "n/a"),
+        ("backend", job.backend),
+        ("project", job.project),
+        ("purpose", job.purpose),
+        ("status", job.status),
+        ("error", f"{job.error_class}: {job.error_message or ''}" if job.error_class else "none"),
+        ("attempts", str(job.attempts)),
+        ("submitted", _when(job.submitted_at)),
+        ("started", _when(job.started_at)),
+        ("finished", _when(job.finished_at)),
+        ("queue", _seconds(job.queue_seconds)),
+        ("run", _seconds(job.run_seconds)),
+        ("end to end", _seconds(job.e2e_seconds)),
+        ("cost", f"${job.cost_usd:.4f}"),
+        ("circuits", f"{job.num_circuits} (max {job.max_qubits} qubits, depth {job.max_depth})"),
+        ("shots", str(job.shots) if job.shots is not None else "n/a"),
+        ("calibration", _when(job.calibration_at)),
+        ("trace id", str(trace_id) if trace_id else "n/a"),
+        ("recorded by", job.recorder or "n/a"),
+    ]
+    if job.shots_discrepancy:
+        fields.append(("shots missing", str(job.shots_discrepancy)))
+    if job.tags:
+        fields.append(("tags", ", ".join(f"{k}={v}" for k, v in sorted(job.tags.items()))))
+    for c in counts:
+        top = ", ".join(f"{t['bitstring']}: {t['count']}" for t in c["top"])
+        fields.append(
+            (f"counts #{c['circuit']}", f"{c['shots']} shots, {c['outcomes']} outcomes; {top}")
+        )
+    table = Table(show_header=False, box=None, title=f"job {job.id}", title_justify="left")
+    table.add_column("field", no_wrap=True, style="bold")
+    table.add_column("value", overflow="fold")
+    for name, value in fields:
+        table.add_row(name, escape(value))
     console.print(table)
 
 

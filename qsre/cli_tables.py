@@ -1,0 +1,111 @@
+"""Tables that fit the terminal: columns are chosen by width, never squeezed.
+
+Rich fits a too-wide table by folding cells, which breaks headers and ids mid-word
+(``queue_ov…``, ``submitt/ed``). Here each column has a priority instead: the
+columns that fit in the terminal's width are shown whole, in their natural order,
+and the caption names the hidden ones (``--wide`` shows every column, ``--json``
+every field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+# Rich's default box: one border column plus, per column, one space of padding on
+# each side and one separator.
+_BORDER = 1
+_PER_COLUMN = 3
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column; lower ``priority`` is kept first when the terminal is narrow."""
+
+    header: str
+    priority: int
+    justify: Literal["left", "right", "center"] = "left"
+
+
+def _natural_width(column: Column, index: int, rows: Sequence[Sequence[str]]) -> int:
+    cell_lines = (line for row in rows for line in row[index].splitlines() or [""])
+    return max([len(column.header), *(len(line) for line in cell_lines)])
+
+
+def fitting_columns(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int, *, wide: bool
+) -> list[int]:
+    """Indexes of the columns to show, in table order: all with ``wide``, else those that
+    fit ``width`` by priority (the highest-priority column is always shown)."""
+    if wide:
+        return list(range(len(columns)))
+    widths = [_natural_width(c, i, rows) for i, c in enumerate(columns)]
+    chosen: list[int] = []
+    used = _BORDER
+    for i in sorted(range(len(columns)), key=lambda i: columns[i].priority):
+        need = widths[i] + _PER_COLUMN
+        if chosen and used + need > width:
+            continue
+        chosen.append(i)
+        used += need
+    return sorted(chosen)
+
+
+def fit_table(
+    title: str,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    *,
+    width: int,
+    wide: bool = False,
+    caption: str | None = None,
+) -> Table:
+    """A rich Table of ``rows`` (plain strings) showing the columns that fit ``width``."""
+    keep = fitting_columns(columns, rows, width, wide=wide)
+    hidden = [c.header for i, c in enumerate(columns) if i not in keep]
+    notes = [caption] if caption else []
+    if hidden:
+        notes.append(f"hidden at this width: {', '.join(hidden)} (--wide shows them)")
+    table = Table(title=title, caption="; ".join(notes) or None, caption_justify="left")
+    for i in keep:
+        column = columns[i]
+        # min_width = the header: a header is never broken mid-word.
+        table.add_column(
+            column.header,
+            justify=column.justify,
+            min_width=len(column.header),
+            overflow="fold",
+        )
+    for row in rows:
+        table.add_row(*(escape(row[i]) for i in keep))
+    return table
+
+
+def shortest_unique_suffixes(ids: Sequence[str], minimum: int = 6) -> list[str]:
+    """Each id cut to the shortest common suffix length that still tells them apart.
+
+    qsre ids are a per-process random part followed by a per-process counter, so the
+    tail differs between jobs of one process and the ids stay unique when the cut
+    reaches into the random part; ``qsre jobs show`` accepts any such suffix."""
+    length = minimum
+    longest = max((len(i) for i in ids), default=0)
+    while length < longest and len({i[-length:] for i in ids}) < len(set(ids)):
+        length += 1
+    return [i[-length:] for i in ids]
+
+
+def print_table(console: Console, table: Table, *, wide: bool) -> None:
+    """Print ``table``; with ``wide`` at its natural width even past the terminal's edge
+    (the user asked for every column whole, so nothing is folded to fit)."""
+    if wide:
+        # Console.print caps width= at the console's own width: a wider console is
+        # the only way to let the table take its natural width.
+        unbounded = Console(width=10_000, file=console.file, no_color=console.no_color)
+        unbounded.print(table)
+    else:
+        console.print(table)
