@@ -7,6 +7,7 @@ Secrets are never in the file: receivers and backends name environment variables
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 import typing
@@ -23,7 +24,7 @@ from collector.clock import Clock
 from collector.cost import Pricing
 from collector.quotas import Quotas
 from qsre.errors import ConfigError
-from slo.errors import SLOError
+from slo.errors import SLOError, SpecError
 from slo.notify.pagerduty import events_base_url
 from slo.notify.slack import api_base_url
 from slo.openslo import import_openslo
@@ -481,6 +482,10 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
                 source=source,
             )
         )
+    _validate_detectors(file.validation, source, "validation")
+    for i, spec in enumerate(backends):
+        if spec.section.validation is not None:
+            _validate_detectors(spec.validation, source, f"backends[{i}].validation")
     try:
         slos = parse_slos(file.slos, source) if file.slos else ()
         base_dir = base_dir or Path(".")
@@ -494,7 +499,7 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
                 ) from exc
             slos = (*slos, *import_openslo(docs, str(p)))
     except SLOError as exc:
-        raise ConfigError(source, "slos", str(exc)) from None
+        raise _from_slo_error(source, "slos", exc) from None
     slo_names = [s.name for s in slos]
     if len(set(slo_names)) != len(slo_names):
         raise ConfigError(source, "slos", "unique SLO names", slo_names)
@@ -521,6 +526,7 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
     for i, r in enumerate(file.alerting.receivers):
         _validate_receiver(r, source, f"alerting.receivers[{i}]")
     _validate_watchdog(file.alerting, source)
+    _validate_signals(file.alerting, source)
     return Config(source, file, tuple(backends), tuple(slos), routing, dict(data))
 
 
@@ -573,6 +579,63 @@ def _validate_suite(v: ValidationSection, source: str, where: str) -> None:
         raise ConfigError(
             source, f"{where}.{_loc(loc)}", _expected_from_pydantic(err, None), err.get("input")
         ) from None
+
+
+def _from_slo_error(source: str, field: str, exc: SLOError) -> ConfigError:
+    """The slo package's errors already name file and field: keep them, once."""
+    if isinstance(exc, SpecError):
+        return ConfigError(exc.file, exc.field_path, exc.expected, exc.got)
+    return ConfigError(source, field, str(exc))
+
+
+def _validate_signals(alerting: AlertingSection, source: str) -> None:
+    """What the evaluation cycle of ``qsre run`` parses first, checked when the file is read."""
+    from slo.signals import SignalConfig
+
+    try:
+        SignalConfig.from_mapping(alerting.signals, where=f"{source}: alerting.signals")
+    except SLOError as exc:
+        raise _from_slo_error(source, "alerting.signals", exc) from None
+
+
+def _validate_detectors(v: ValidationSection, source: str, where: str) -> None:
+    """``drift:`` and ``divergence:`` as ``qsre validate`` and the schedules build them."""
+    from validators.drift import DivergenceConfig, DriftConfig
+
+    for key, cls, values in (
+        ("drift", DriftConfig, v.drift),
+        ("divergence", DivergenceConfig, v.divergence),
+    ):
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(
+                source, f"{where}.{key}", f"keys among {known}", _Raw(", ".join(unknown))
+            )
+        try:
+            cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise _from_detector_error(source, f"{where}.{key}", exc, values) from None
+
+
+# validators' range errors: "DriftConfig.arl0_runs = -1 is out of range",
+# "DivergenceConfig.alpha must be in (0, 1), got 2".
+_DETECTOR_ERROR = re.compile(r"^\w+Config\.(?P<field>\w+)\s*(?P<rest>.*)$", re.S)
+
+
+def _from_detector_error(
+    source: str, where: str, exc: Exception, values: Mapping[str, Any]
+) -> ConfigError:
+    m = _DETECTOR_ERROR.match(str(exc))
+    if m is None:
+        return ConfigError(source, where, str(exc), dict(values))
+    field, rest = m["field"], m["rest"]
+    expected, _, _ = rest.removeprefix("must be ").partition(", got ")
+    if rest.startswith("must be "):
+        expected = f"a value {expected}"
+    elif "out of range" in rest:
+        expected = "a value in its allowed range"
+    return ConfigError(source, f"{where}.{field}", expected, values.get(field))
 
 
 def _validate_receiver(r: ReceiverSection, source: str, where: str) -> None:

@@ -177,6 +177,18 @@ def test_doctor_passes_the_embedded_default(tmp_path, monkeypatch):
         (lambda d: d["backends"][1].update(kind="qpu"), "backends[1].kind", "'sim', 'aer'"),
         (lambda d: d["backends"][1].pop("name"), "backends[1].name", "a value"),
         (lambda d: d["exporter"].update(port="x"), "exporter.port", "a valid integer"),
+        (lambda d: d["slos"][0].update(objective=1.5), "slos[0].objective", "between 0 and 1"),
+        (lambda d: d["validation"]["drift"].update(colour=1), "validation.drift", "arl0_runs"),
+        (
+            lambda d: d["validation"]["divergence"].update(alpha=2),
+            "validation.divergence.alpha",
+            "(0, 1)",
+        ),
+        (
+            lambda d: d["alerting"]["signals"].update(colour=1),
+            "alerting.signals.colour",
+            "network_blips",
+        ),
     ],
 )
 def test_messages_are_in_our_words(mutate, field, expected):
@@ -188,6 +200,7 @@ def test_messages_are_in_our_words(mutate, field, expected):
     assert info.value.field == field
     assert expected in info.value.expected
     assert message.startswith(f"qsre.yaml: {field}: expected ")
+    assert message.count("qsre.yaml") == 1  # the file is named once, not per layer
     for pydantic_words in ("Extra inputs", "Input should", "Field required", "Value error"):
         assert pydantic_words not in message
 
