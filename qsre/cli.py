@@ -98,6 +98,20 @@ ConfigOpt = Annotated[
 ]
 DbOpt = Annotated[str | None, typer.Option("--db", help="Store URL (overrides store.url)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+WideOpt = Annotated[
+    bool, typer.Option("--wide", help="Show every column, however wide the terminal")
+]
+# Help texts here (not in qsre.cli_slo) so that `qsre --help` imports no SLO code.
+SLO_JSON_HELP = (
+    "Print JSON keyed by SLO name. In burn_rates, a number is the window's burn rate, "
+    '"incomplete" means the store\'s history is shorter than the window (not yet '
+    "measurable), and null means the window is complete but held no events"
+)
+SLO_AT_HELP = (
+    "Evaluate as of this ISO time (a time without an offset is UTC). Counts events "
+    "in whole minutes before it: the minute containing --at is still open and is "
+    "not counted"
+)
 
 
 def _config(path: Path | None):
@@ -179,9 +193,6 @@ def _parse_at(value: str | None) -> datetime | None:
 
 
 # ------------------------------------------------------------------ jobs
-WideOpt = Annotated[
-    bool, typer.Option("--wide", help="Show every column, however wide the terminal")
-]
 
 JOB_TABLE_COLUMNS = (
     Column("id", 0),
@@ -190,7 +201,7 @@ JOB_TABLE_COLUMNS = (
     Column("submitted", 3),
     Column("e2e s", 4, "right"),
     Column("cost $", 5, "right"),
-    Column("error", 6),
+    Column("error", 6, wraps=True),
     Column("shots", 7, "right"),
     Column("project", 8),
     Column("queue s", 9, "right"),
@@ -393,6 +404,17 @@ def demo(
 
 
 # ------------------------------------------------------------------ validate
+VALIDATION_COLUMNS = (
+    Column("circuit", 0),
+    Column("fidelity", 2, "right"),
+    Column("mitigated", 5, "right"),
+    Column("TVD", 3, "right"),
+    Column("p", 4, "right"),
+    Column("drift stat", 6, "right"),
+    Column("verdict", 1),
+)
+
+
 @app.command()
 def validate(
     backend: Annotated[str, typer.Option(help="Backend name from the config")],
@@ -401,6 +423,7 @@ def validate(
     backend_factory: Annotated[
         str | None, typer.Option(help="module:callable returning any BackendV2")
     ] = None,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the reference suite once through the proxy and print the verdicts."""
@@ -448,19 +471,12 @@ def validate(
     if as_json:
         _print_json(data)
         return
-    table = Table(title=f"{report.backend}: {report.verdict.upper()} (run {report.run_id[:8]})")
-    table.caption = (
-        "fidelity vs the ideal distribution, raw and readout-mitigated; "
-        "TVD and p vs the backend's own calibration"
-    )
-    for col in ("circuit", "fidelity", "mitigated", "TVD", "p", "drift stat", "verdict"):
-        table.add_column(col, no_wrap=True)
 
     def fmt(value: Any, spec: str = ".4f") -> str:
         return "n/a" if value is None else format(value, spec)
 
-    for row in report.rows:
-        table.add_row(
+    cells = [
+        [
             row.circuit,
             fmt(row.fidelity),
             fmt(row.fidelity_mitigated),
@@ -468,8 +484,19 @@ def validate(
             fmt(row.divergence_p, ".2e"),
             fmt(row.drift_statistic, ".2f"),
             row.verdict,
-        )
-    console.print(table)
+        ]
+        for row in report.rows
+    ]
+    table = fit_table(
+        f"{report.backend}: {report.verdict.upper()} (run {report.run_id[:8]})",
+        VALIDATION_COLUMNS,
+        cells,
+        width=console.width,
+        wide=wide,
+        caption="fidelity vs the ideal distribution, raw and readout-mitigated; "
+        "TVD and p vs the backend's own calibration",
+    )
+    print_table(console, table, wide=wide)
     if report.likely_cause:
         console.print(f"likely cause: {report.likely_cause}")
 
@@ -479,31 +506,69 @@ def validate(
 def slo_status(
     config: ConfigOpt = None,
     db: DbOpt = None,
-    at: Annotated[str | None, typer.Option(help="Evaluate as of this ISO time")] = None,
-    as_json: JsonOpt = False,
+    at: Annotated[str | None, typer.Option(help=SLO_AT_HELP)] = None,
+    wide: WideOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help=SLO_JSON_HELP)] = False,
 ) -> None:
     """Per SLO: objective, SLI, budget remaining (ratio and time), burn rates, alert state."""
     from collector.clock import SystemClock
+    from qsre.cli_slo import status_json, status_renderable
     from slo.engine import SLOEngine
-    from slo.status_view import format_status_table
 
     cfg = _config(config)
+    at_time = _parse_at(at)
     store = _store(config, db)
     engine = SLOEngine(store, cfg.slos, clock=SystemClock())
-    statuses = engine.evaluate(_parse_at(at))
+    statuses = engine.evaluate(at_time)
     if as_json:
-        _print_json([s.to_dict() for s in statuses])
+        _print_json(status_json(statuses))
         return
-    console.print(format_status_table(statuses))
+    if wide:
+        print_table(console, status_renderable(statuses, width=10_000, wide=True), wide=True)
+    else:
+        console.print(status_renderable(statuses, width=console.width, wide=False))
 
 
 # ------------------------------------------------------------------ alerts & silences
+ALERT_COLUMNS = (
+    Column("alertname", 0),
+    Column("backend/slo", 1),
+    Column("severity", 2),
+    Column("since", 3),
+    Column("failed", 4, wraps=True),
+    Column("notified", 5),
+    Column("fingerprint", 6),
+)
+NOTIFICATION_COLUMNS = (
+    Column("at", 0),
+    Column("receiver", 1),
+    Column("ok", 2, wraps=True),
+    Column("status", 3),
+    Column("alerts", 4, "right"),
+)
+SILENCE_COLUMNS = (
+    Column("id", 0),
+    Column("matchers", 1),
+    Column("until", 2),
+    Column("comment", 3, wraps=True),
+    Column("by", 4),
+)
+
+
+def _short_time(iso: str | None) -> str:
+    """``MM-DD HH:MM`` UTC: the table's time; --json has the full ISO time."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%m-%d %H:%M")
+
+
 @alerts_app.callback()
 def alerts(
     ctx: typer.Context,
     config: ConfigOpt = None,
     db: DbOpt = None,
     recent: Annotated[int, typer.Option(help="Also show this many recent notifications")] = 20,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Active alerts (with fingerprints, receivers notified and failed deliveries) and
@@ -511,7 +576,6 @@ def alerts(
     if ctx.invoked_subcommand is not None:
         return
     _positive("--recent", recent, allow_zero=True)
-    from rich.markup import escape
 
     from slo.alert_state import AlertStateStore
 
@@ -557,41 +621,46 @@ def alerts(
     if as_json:
         _print_json({"active": active, "recent_notifications": recent_rows})
         return
-    table = Table(title=f"{len(active)} active alerts")
-    for col in (
-        "fingerprint",
-        "alertname",
-        "severity",
-        "backend/slo",
-        "since",
-        "notified",
-        "failed",
-    ):
-        table.add_column(col)
-    for a in active:
-        labels = a["labels"]
-        table.add_row(
-            a["fingerprint"],
-            labels.get("alertname", ""),
-            labels.get("severity", ""),
-            labels.get("backend") or labels.get("slo") or labels.get("receiver", ""),
-            a["starts_at"] or "",
+    active_rows = [
+        [
+            a["labels"].get("alertname", ""),
+            a["labels"].get("backend") or a["labels"].get("slo") or a["labels"].get("receiver", ""),
+            a["labels"].get("severity", ""),
+            _short_time(a["starts_at"]),
+            "; ".join(f"{r}: {e}" for r, e in a["receivers_failed"].items()),
             ", ".join(a["receivers_notified"]),
-            escape("; ".join(f"{r}: {e}" for r, e in a["receivers_failed"].items())),
-        )
-    console.print(table)
-    log_table = Table(title="recent notifications")
-    for col in ("at", "receiver", "status", "alerts", "ok"):
-        log_table.add_column(col)
-    for r in recent_rows:
-        log_table.add_row(
-            r["at"],
+            a["fingerprint"],
+        ]
+        for a in active
+    ]
+    print_table(
+        console,
+        fit_table(
+            f"{len(active)} active alerts",
+            ALERT_COLUMNS,
+            active_rows,
+            width=console.width,
+            wide=wide,
+        ),
+        wide=wide,
+    )
+    log_rows = [
+        [
+            _short_time(r["at"]),
             r["receiver"],
             r["status"],
             str(len(r["fingerprints"])),
-            "yes" if r["ok"] else escape(f"FAILED: {r['error']}"),
-        )
-    console.print(log_table)
+            "yes" if r["ok"] else f"FAILED: {r['error']}",
+        ]
+        for r in recent_rows
+    ]
+    print_table(
+        console,
+        fit_table(
+            "recent notifications", NOTIFICATION_COLUMNS, log_rows, width=console.width, wide=wide
+        ),
+        wide=wide,
+    )
 
 
 @alerts_app.command("test")
@@ -681,6 +750,7 @@ def silence_list(
     config: ConfigOpt = None,
     db: DbOpt = None,
     expired: Annotated[bool, typer.Option(help="Include expired silences")] = False,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """List silences."""
@@ -691,18 +761,20 @@ def silence_list(
     if as_json:
         _print_json([_silence_dict(s) for s in rows])
         return
-    table = Table(title=f"{len(rows)} silences")
-    for col in ("id", "matchers", "until", "by", "comment"):
-        table.add_column(col)
-    for s in rows:
-        table.add_row(
-            s.id,
-            ", ".join(str(m) for m in s.matchers),
-            s.ends_at.isoformat(),
-            s.created_by,
-            s.comment,
-        )
-    console.print(table)
+    cells = [
+        [
+            sil.id,
+            "\n".join(str(m) for m in sil.matchers),
+            _short_time(sil.ends_at.isoformat()),
+            sil.comment,
+            sil.created_by,
+        ]
+        for sil in rows
+    ]
+    table = fit_table(
+        f"{len(rows)} silences", SILENCE_COLUMNS, cells, width=console.width, wide=wide
+    )
+    print_table(console, table, wide=wide)
 
 
 @silence_app.command("expire")

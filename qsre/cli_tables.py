@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
@@ -30,11 +30,16 @@ class Column:
     header: str
     priority: int
     justify: Literal["left", "right", "center"] = "left"
+    # Free text (comments, errors) may wrap between words: it needs only its longest
+    # word, not its whole length, to fit.
+    wraps: bool = False
 
 
 def _natural_width(column: Column, index: int, rows: Sequence[Sequence[str]]) -> int:
-    cell_lines = (line for row in rows for line in row[index].splitlines() or [""])
-    return max([len(column.header), *(len(line) for line in cell_lines)])
+    cell_lines = [line for row in rows for line in row[index].splitlines() or [""]]
+    words = [word for line in cell_lines for word in line.split()]
+    pieces = words if column.wraps else cell_lines
+    return max([len(column.header), *(len(piece) for piece in pieces)])
 
 
 def fitting_columns(
@@ -80,6 +85,7 @@ def fit_table(
             justify=column.justify,
             min_width=len(column.header),
             overflow="fold",
+            no_wrap=not column.wraps,
         )
     for row in rows:
         table.add_row(*(escape(row[i]) for i in keep))
@@ -99,7 +105,7 @@ def shortest_unique_suffixes(ids: Sequence[str], minimum: int = 6) -> list[str]:
     return [i[-length:] for i in ids]
 
 
-def print_table(console: Console, table: Table, *, wide: bool) -> None:
+def print_table(console: Console, table: RenderableType, *, wide: bool) -> None:
     """Print ``table``; with ``wide`` at its natural width even past the terminal's edge
     (the user asked for every column whole, so nothing is folded to fit)."""
     if wide:

@@ -103,8 +103,9 @@ def test_silence_add_list_expire(store):
 def test_slo_status_and_alerts_json(recorded_store):
     result = invoke("slo", "status", "-c", CFG, "--db", recorded_store.url, "--json")
     assert result.exit_code == 0, result.output
-    statuses = json.loads(result.output)
-    assert {s["name"] for s in statuses} >= {"job-success", "queue-latency"}
+    statuses = json.loads(result.output)  # keyed by SLO name (issue 13)
+    assert set(statuses) >= {"job-success", "queue-latency"}
+    assert all(s["name"] == name for name, s in statuses.items())
     alerts = json.loads(invoke("alerts", "--db", recorded_store.url, "--json").output)
     assert alerts == {"active": [], "recent_notifications": []}
 
