@@ -533,18 +533,18 @@ def slo_status(
 ALERT_COLUMNS = (
     Column("alertname", 0),
     Column("backend/slo", 1),
-    Column("severity", 2),
-    Column("since", 3),
-    Column("failed", 4, wraps=True),
+    Column("severity", 3),
+    Column("since", 4),
+    Column("failed", 2, wraps=True),
     Column("notified", 5),
     Column("fingerprint", 6),
 )
 NOTIFICATION_COLUMNS = (
     Column("at", 0),
     Column("receiver", 1),
-    Column("ok", 2, wraps=True),
     Column("status", 3),
     Column("alerts", 4, "right"),
+    Column("ok", 2, wraps=True),
 )
 SILENCE_COLUMNS = (
     Column("id", 0),

@@ -21,6 +21,8 @@ from rich.table import Table
 # each side and one separator.
 _BORDER = 1
 _PER_COLUMN = 3
+# In free-text columns, longer words are folded rather than widening the column.
+_LONGEST_UNBROKEN_WORD = 16
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,11 @@ class Column:
 
 def _natural_width(column: Column, index: int, rows: Sequence[Sequence[str]]) -> int:
     cell_lines = [line for row in rows for line in row[index].splitlines() or [""]]
-    words = [word for line in cell_lines for word in line.split()]
-    pieces = words if column.wraps else cell_lines
-    return max([len(column.header), *(len(piece) for piece in pieces)])
+    if column.wraps:
+        # A URL or JSON blob in an error may be folded; it must not hide the column.
+        words = (min(len(w), _LONGEST_UNBROKEN_WORD) for ln in cell_lines for w in ln.split())
+        return max([len(column.header), *words])
+    return max([len(column.header), *(len(line) for line in cell_lines)])
 
 
 def fitting_columns(

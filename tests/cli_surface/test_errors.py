@@ -69,6 +69,12 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     ),
     (("validate", "--db", DB, "--backend", "nosuch"), USAGE, "got 'nosuch'"),
     (("validate",), USAGE, "--backend: expected a value"),
+    # an unreachable store, for every command that reads one
+    (("slo", "status", "--db", UNREACHABLE_PG), RUNTIME, "127.0.0.1"),
+    (("alerts", "--db", UNREACHABLE_PG), RUNTIME, "127.0.0.1"),
+    (("silence", "list", "--db", UNREACHABLE_PG), RUNTIME, "127.0.0.1"),
+    (("jobs", "show", "abc", "--db", UNREACHABLE_PG), RUNTIME, "127.0.0.1"),
+    (("report", "weekly", "--db", UNREACHABLE_PG, "--out", "reports"), RUNTIME, "127.0.0.1"),
     # rules, dashboards, demo, init, run
     (("rules", "build", "-c", MISSING_CFG), USAGE, MISSING_CFG),
     (
