@@ -452,21 +452,23 @@ def validate(
                 f"{backend_factory} -> {type(target).__name__}",
             )
         validation = cfg.file.validation
+        drift_config, divergence_config = validation.detector_configs()
+        report = run_validation(
+            target,
+            store=store,
+            suite=validation.suite(),
+            clock=clock,
+            drift_config=drift_config,
+            divergence_config=divergence_config,
+            via=validation.via,
+            jobs=validation.jobs,
+        )
     else:
-        spec = cfg.backend(backend)
-        target = spec.build(clock)
-        validation = spec.validation
-    drift_config, divergence_config = validation.detector_configs()
-    report = run_validation(
-        target,
-        store=store,
-        suite=validation.suite(),
-        clock=clock,
-        drift_config=drift_config,
-        divergence_config=divergence_config,
-        via=validation.via,
-        jobs=validation.jobs,
-    )
+        from qsre.wiring import validate_backend
+
+        # A config backend: recorded under its config name, at its prices (the
+        # cost of watching is real spend on a QPU).
+        report = validate_backend(cfg.backend(backend), store=store, clock=clock)
     data = report.to_dict()
     if as_json:
         _print_json(data)
