@@ -128,6 +128,46 @@ def _store(config_path: Path | None, db: str | None):
     return Store(_config(config_path).store_url)
 
 
+def _existing_store(config_path: Path | None, db: str | None, *, migrate: bool = True):
+    """A store the command reads: a SQLite file must exist already (a mistyped path
+    is an error, not a new empty store). ``migrate=False`` for commands that only
+    read the jobs table: nothing is created or upgraded."""
+    from sqlalchemy.engine import make_url
+
+    from collector.store import Store
+
+    url = db or _config(config_path).store_url
+    parsed = make_url(url)
+    database = parsed.database
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not Path(database).exists()
+    ):
+        raise NotFound(
+            "store",
+            "an existing SQLite file (qsre run, or any wrapped job, creates it)",
+            database,
+        )
+    store = Store(url, migrate_on_open=False)
+    if migrate:
+        return store
+    from collector import migrate as migrations
+    from collector.store import MIGRATIONS, VERSION_TABLE
+
+    with store.engine.connect() as conn:
+        current = migrations.current_revision(conn, VERSION_TABLE)
+    head = migrations.head_revision(MIGRATIONS)
+    if current != head:
+        raise NotFound(
+            "store schema",
+            f"revision {head} (run `qsre run` once, or record a job, to upgrade it)",
+            current or "an empty database",
+        )
+    return store
+
+
 def _json_safe(value: Any) -> Any:
     """``value`` with every non-finite float as null: JSON has no Infinity or NaN,
     and a stored inf (older rows, a provider's) must not make the output unreadable."""
@@ -232,10 +272,9 @@ def jobs(
     if status is not None and status not in STATUSES:
         raise InputError("--status", f"one of {', '.join(STATUSES)}", status)
     _positive("--limit", limit)
-    store = _store(config, db)
-    rows = store.jobs(
-        since=_parse_since(since), backend=backend, project=project, status=status, limit=limit
-    )
+    since_at = _parse_since(since)  # bad options are reported before the store is looked at
+    store = _existing_store(config, db, migrate=False)
+    rows = store.jobs(since=since_at, backend=backend, project=project, status=status, limit=limit)
     if as_json:
         _print_json([j.to_dict() for j in rows])
         return
@@ -307,7 +346,7 @@ def jobs_show(
 ) -> None:
     """Print one job's whole record: ids, timings, attempts, error, cost, counts,
     calibration."""
-    store = _store(config, db)
+    store = _existing_store(config, db, migrate=False)
     found = store.find_jobs(job_ref, limit=6)
     if not found:
         raise NotFound(
