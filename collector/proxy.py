@@ -337,7 +337,7 @@ class ExecutionProxy(BackendV2):
                     inner_job = self._inner.run(run_input, **options)
                 except Exception as exc:  # noqa: BLE001 - retried or recorded, then re-raised
                     return self._resubmitted(run_input, options, ticket, shots, 1, exc)
-                return ProxyJob(self, inner_job, ticket, (run_input, options, shots, 1))
+                return ProxyJob(self, inner_job, ticket, (shots, 1))
         return self._run(run_input, options)
 
     def _run(self, run_input: Any, options: dict[str, Any]) -> ProxyJob:
@@ -370,7 +370,7 @@ class ExecutionProxy(BackendV2):
             inner_job = self._inner.run(run_input, **options)
         except Exception as exc:  # noqa: BLE001 - retried or recorded, then re-raised
             return self._resubmitted(run_input, options, ticket, shots, num_circuits, exc)
-        return ProxyJob(self, inner_job, ticket, (run_input, options, shots, num_circuits))
+        return ProxyJob(self, inner_job, ticket, (shots, num_circuits))
 
     def _resubmitted(
         self,
@@ -391,7 +391,7 @@ class ExecutionProxy(BackendV2):
             error,
         )
         ticket.attempts = attempts
-        job = ProxyJob(self, inner_job, ticket, (run_input, options, shots, num_circuits))
+        job = ProxyJob(self, inner_job, ticket, (shots, num_circuits))
         job._attempts = attempts
         return job
 
@@ -498,10 +498,10 @@ class ProxyJob(JobV1):
         proxy: ExecutionProxy,
         inner: Any,
         ticket: Any,
-        submission: tuple[Any, dict[str, Any], int, int],
+        submission: tuple[int, int],
     ) -> None:
-        """``submission``: the run input and options (for resubmissions), the shots
-        and the number of circuits."""
+        """``submission``: the shots and the number of circuits. (A submitted job
+        is never submitted again, so its run input is not kept.)"""
         self._backend = proxy  # as JobV1.__init__; the provider's job id is read
         self._inner = inner  # when first asked for (job_id())
         self._ticket = ticket  # the qsre job id, submission time, who recorded the end
@@ -530,11 +530,11 @@ class ProxyJob(JobV1):
 
     @property
     def _shots(self) -> int:
-        return self._submission[2]
+        return self._submission[0]
 
     @property
     def _num_circuits(self) -> int:
-        return self._submission[3]
+        return self._submission[1]
 
     @property
     def qsre_job_id(self) -> str:
