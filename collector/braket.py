@@ -318,6 +318,7 @@ class InstrumentedTask:
         if counts is not None and isinstance(shots, int) and shots:
             total = sum(counts[0]["counts"].values())
             if total != shots:  # recorded as the provider gave them, never raised
+                fields["shots_discrepancy"] = total - shots  # as the proxy records it
                 log.warning(
                     "Braket task %s: counts sum to %d, %d shots were asked for",
                     self._task.id,
