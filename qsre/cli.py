@@ -128,44 +128,12 @@ def _store(config_path: Path | None, db: str | None):
     return Store(_config(config_path).store_url)
 
 
-def _existing_store(config_path: Path | None, db: str | None, *, migrate: bool = True):
-    """A store the command reads: a SQLite file must exist already (a mistyped path
-    is an error, not a new empty store). ``migrate=False`` for commands that only
-    read the jobs table: nothing is created or upgraded."""
-    from sqlalchemy.engine import make_url
+def _existing_store(config_path: Path | None, db: str | None):
+    """The store a read-only command looks at: it must exist and be at this version's
+    schema (qsre.store_access); nothing is created, migrated or written."""
+    from qsre.store_access import open_existing
 
-    from collector.store import Store
-
-    url = db or _config(config_path).store_url
-    parsed = make_url(url)
-    database = parsed.database
-    if (
-        parsed.get_backend_name() == "sqlite"
-        and database
-        and database != ":memory:"
-        and not Path(database).exists()
-    ):
-        raise NotFound(
-            "store",
-            "an existing SQLite file (qsre run, or any wrapped job, creates it)",
-            database,
-        )
-    store = Store(url, migrate_on_open=False)
-    if migrate:
-        return store
-    from collector import migrate as migrations
-    from collector.store import MIGRATIONS, VERSION_TABLE
-
-    with store.engine.connect() as conn:
-        current = migrations.current_revision(conn, VERSION_TABLE)
-    head = migrations.head_revision(MIGRATIONS)
-    if current != head:
-        raise NotFound(
-            "store schema",
-            f"revision {head} (run `qsre run` once, or record a job, to upgrade it)",
-            current or "an empty database",
-        )
-    return store
+    return open_existing(db or _config(config_path).store_url)
 
 
 def _json_safe(value: Any) -> Any:
@@ -273,7 +241,7 @@ def jobs(
         raise InputError("--status", f"one of {', '.join(STATUSES)}", status)
     _positive("--limit", limit)
     since_at = _parse_since(since)  # bad options are reported before the store is looked at
-    store = _existing_store(config, db, migrate=False)
+    store = _existing_store(config, db)
     rows = store.jobs(since=since_at, backend=backend, project=project, status=status, limit=limit)
     if as_json:
         _print_json([j.to_dict() for j in rows])
@@ -346,7 +314,7 @@ def jobs_show(
 ) -> None:
     """Print one job's whole record: ids, timings, attempts, error, cost, counts,
     calibration."""
-    store = _existing_store(config, db, migrate=False)
+    store = _existing_store(config, db)
     found = store.find_jobs(job_ref, limit=6)
     if not found:
         raise NotFound(
@@ -553,21 +521,24 @@ def slo_status(
 ) -> None:
     """Per SLO: objective, SLI, budget remaining (ratio and time), burn rates, alert state."""
     from collector.clock import SystemClock
-    from qsre.cli_slo import status_json, status_renderable
+    from qsre.cli_slo import freshness_line, rollups_updated_at, status_json, status_renderable
     from slo.engine import SLOEngine
 
     cfg = _config(config)
     at_time = _parse_at(at)
-    store = _store(config, db)
-    engine = SLOEngine(store, cfg.slos, clock=SystemClock())
+    store = _existing_store(config, db)
+    clock = SystemClock()
+    engine = SLOEngine(store, cfg.slos, clock=clock, read_only=True)
     statuses = engine.evaluate(at_time)
+    updated = rollups_updated_at(engine)
     if as_json:
-        _print_json(status_json(statuses))
+        _print_json(status_json(statuses, updated))
         return
     if wide:
         print_table(console, status_renderable(statuses, width=10_000, wide=True), wide=True)
     else:
         console.print(status_renderable(statuses, width=console.width, wide=False))
+    console.print(freshness_line(updated, clock.now()), style="dim")
 
 
 # ------------------------------------------------------------------ alerts & silences
@@ -620,7 +591,7 @@ def alerts(
 
     from slo.alert_state import AlertStateStore
 
-    state = AlertStateStore(_store(config, db))
+    state = AlertStateStore(_existing_store(config, db), read_only=True)
     loaded = state.load()
     log_entries = state.notification_log()
     notified: dict[str, set[str]] = {}
@@ -702,6 +673,11 @@ def alerts(
         ),
         wide=wide,
     )
+    if state.empty:
+        console.print(
+            "no alert state in this store yet: `qsre run` evaluates, routes and records alerts",
+            style="dim",
+        )
 
 
 @alerts_app.command("test")
@@ -798,7 +774,8 @@ def silence_list(
     from slo.alert_state import AlertStateStore
 
     now = datetime.now(UTC)
-    rows = [s for s in AlertStateStore(_store(config, db)).silences() if expired or s.ends_at > now]
+    state = AlertStateStore(_existing_store(config, db), read_only=True)
+    rows = [s for s in state.silences() if expired or s.ends_at > now]
     if as_json:
         _print_json([_silence_dict(s) for s in rows])
         return
@@ -893,6 +870,13 @@ def dashboards_push(
 
 
 # ------------------------------------------------------------------ reports
+def _read_only_engine(store: Any, slos: Any, clock: Any) -> Any:
+    """The report's SLO numbers, computed without writing the store."""
+    from slo.engine import SLOEngine
+
+    return SLOEngine(store, slos, clock=clock, read_only=True)
+
+
 @report_app.command("weekly")
 def report_weekly(
     out: Annotated[Path, typer.Option(help="Output directory")] = Path("reports"),
@@ -918,7 +902,7 @@ def report_weekly(
         except ReportError:
             # A malformed --week is the user's typo (exit 2), not a failed report.
             raise InputError("--week", "an ISO week like 2026-W47", week) from None
-    store = _store(config, db)
+    store = _existing_store(config, db)
     paths = build_weekly_report(
         store,
         cfg.slos,
@@ -926,6 +910,7 @@ def report_weekly(
         clock=SystemClock(),
         out_dir=out,
         timezone=cfg.file.reports.weekly.timezone,
+        engine_factory=_read_only_engine,
     )
     console.print(f"wrote {paths.html}\nwrote {paths.markdown}")
     slack = cfg.file.reports.weekly.slack

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Group
 from rich.text import Text
 
 from qsre.cli_tables import Column, fit_table
-from slo.engine import SLOStatus, format_duration_s
+from slo.engine import SLOEngine, SLOStatus, format_duration_s
+from slo.sli import sli_query
 from slo.windows import parse_duration_s
 
 INCOMPLETE = "incomplete"
@@ -44,14 +45,42 @@ def burn_rates_json(status: SLOStatus) -> dict[str, float | str | None]:
     return out
 
 
-def status_json(statuses: Sequence[SLOStatus]) -> dict[str, dict[str, Any]]:
-    """``{slo name: status}`` for ``--json``."""
+def status_json(
+    statuses: Sequence[SLOStatus], rollups_updated_at: Mapping[str, datetime | None]
+) -> dict[str, dict[str, Any]]:
+    """``{slo name: status}`` for ``--json``; ``rollups_updated_at`` per SLO name (None:
+    computed from the store alone)."""
     out = {}
     for s in statuses:
         data = s.to_dict()
         data["burn_rates"] = burn_rates_json(s)
+        updated = rollups_updated_at.get(s.name)
+        data["rollups_updated_at"] = updated.isoformat() if updated else None
         out[s.name] = data
     return out
+
+
+def rollups_updated_at(engine: SLOEngine) -> dict[str, datetime | None]:
+    """Per SLO: when the daemon last brought the stored rollups it was read from up
+    to date (after a read-only ``engine.evaluate``)."""
+    fresh = engine.rollups.freshness
+    return {slo.name: fresh.get(sli_query(slo.sli).source) for slo in engine.slos}
+
+
+def freshness_line(updated: Mapping[str, datetime | None], now: datetime) -> str:
+    """One line saying where the numbers come from: nothing here writes the store."""
+    times = [t for t in updated.values() if t is not None]
+    if not times:
+        return (
+            "computed from the store: no `qsre run` keeps rollups for these SLOs yet "
+            "(nothing was written)"
+        )
+    age_s = max(0.0, (now - min(times)).total_seconds())
+    age = f"{age_s:.0f}s" if age_s < 60 else format_duration_s(age_s)
+    partly = "" if len(times) == len(updated) else " for some SLOs"
+    return (
+        f"rollups kept by `qsre run`{partly}, updated {age} ago; newer minutes read from the store"
+    )
 
 
 def status_renderable(statuses: Sequence[SLOStatus], *, width: int, wide: bool) -> Group:

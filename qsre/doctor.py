@@ -32,15 +32,7 @@ def run_checks(config_path: Path | None, db: str | None) -> list[Check]:
         Check("config", True, f"{cfg.source}: {len(cfg.backends)} backends, {len(cfg.slos)} SLOs")
     )
     url = db or cfg.store_url
-    try:
-        from collector.store import Store
-        from slo.alert_state import AlertStateStore
-
-        store = Store(url)
-        AlertStateStore(store)
-        checks.append(Check("store", True, f"{store!r} reachable and migrated"))
-    except Exception as exc:  # noqa: BLE001
-        checks.append(Check("store", False, f"{url}: {exc}"))
+    checks.append(_store_check(url))
     checks.append(_spool_check(cfg.file.store.spool_dir, url))
     checks.extend(_receiver_checks(cfg))
     weekly_slack = cfg.file.reports.weekly.slack
@@ -70,6 +62,36 @@ def run_checks(config_path: Path | None, db: str | None) -> list[Check]:
         if spec.validation.enabled:
             checks.append(_suite_check(cfg.source, spec, backend))
     return checks
+
+
+def _store_check(url: str) -> Check:
+    """Reachable, and at which schema; read without writing (doctor only looks: `qsre
+    run` creates and upgrades the store)."""
+    from qsre.store_access import UPGRADE_HINT, sqlite_file, store_state
+
+    try:
+        state = store_state(url)
+    except Exception as exc:  # noqa: BLE001 - reported as a failed check
+        return Check("store", False, f"{url}: {exc}")
+    if state.file_missing:
+        path = sqlite_file(url)
+        assert path is not None
+        parent = next((p for p in path.parents if p.exists()), None)
+        writable = parent is not None and os.access(parent, os.W_OK)
+        detail = f"{path} does not exist yet; `qsre run` (or any wrapped job) creates it"
+        if not writable:
+            detail = f"{path} does not exist and cannot be created: {parent} is not writable"
+        return Check("store", writable, detail)
+    if state.collector_revision is None:
+        return Check("store", True, f"{url} reachable, no qsre tables yet (`qsre run` adds them)")
+    if not state.current:
+        return Check(
+            "store",
+            True,
+            f"{url} reachable, schema {state.collector_revision} behind "
+            f"{state.collector_head}: {UPGRADE_HINT}",
+        )
+    return Check("store", True, f"{url} reachable, schema current ({state.collector_head})")
 
 
 def _spool_check(spool_dir: str | None, url: str) -> Check:

@@ -35,6 +35,7 @@ from collector.clock import as_utc
 from collector.schema import UTCDateTime
 from collector.store import Store
 from slo.alerts import Alert, Matcher, Silence
+from slo.errors import SLOError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version_slo"
@@ -250,16 +251,43 @@ def _incident_id(row: Any) -> str | None:
     return row["incident_id"]
 
 
-class AlertStateStore:
-    """The router's state tables in a collector Store (migrated on open)."""
+class StateSchemaBehind(SLOError):
+    """The store's alert state tables are older than this qsre (read-only open)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, current: str, head: str | None) -> None:
+        super().__init__(
+            f"alert state schema: expected revision {head} (run `qsre run` once to "
+            f"upgrade it), got {current!r}"
+        )
+        self.current, self.head = current, head
+
+
+class AlertStateStore:
+    """The router's state tables in a collector Store (migrated on open).
+
+    ``read_only=True`` (what `qsre alerts` uses) never creates or upgrades them: a
+    store whose router has never run reads as empty (``self.empty``), one whose
+    state tables are behind this version is an error saying how to upgrade.
+    """
+
+    def __init__(self, store: Store, *, read_only: bool = False) -> None:
         self.store = store
         self.engine = store.engine
-        migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
+        self.empty = False
+        if not read_only:
+            migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
+            return
+        with self.engine.connect() as conn:
+            current = migrate.current_revision(conn, VERSION_TABLE)
+        if current is None:
+            self.empty = True
+        elif current != migrate.head_revision(MIGRATIONS):
+            raise StateSchemaBehind(current, migrate.head_revision(MIGRATIONS))
 
     # ------------------------------------------------------------------ reads
     def load(self) -> LoadedState:
+        if self.empty:
+            return LoadedState({}, {}, {}, {})
         with self.engine.connect() as conn:
             alerts: dict[str, ActiveAlert] = {}
             for r in conn.execute(select(alerts_table)).mappings():
@@ -301,6 +329,8 @@ class AlertStateStore:
         return LoadedState(alerts, groups, receivers, silences)
 
     def _silences(self, conn: Any) -> list[Silence]:
+        if self.empty:
+            return []
         out = []
         for r in conn.execute(
             select(silences_table).order_by(silences_table.c.created_at)
@@ -322,6 +352,8 @@ class AlertStateStore:
         self, *, receiver: str | None = None, limit: int | None = None
     ) -> list[LogEntry]:
         """Oldest first."""
+        if self.empty:
+            return []
         q = select(log_table).order_by(log_table.c.id)
         if receiver is not None:
             q = q.where(log_table.c.receiver == receiver)

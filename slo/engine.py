@@ -124,8 +124,10 @@ class SLOEngine:
         clock: Clock,
         policies: Mapping[str, Policy] | None = None,
         rollups: Rollups | None = None,
+        read_only: bool = False,
     ) -> None:
         self.store = store
+        self.read_only = read_only
         self.slos = tuple(slos)
         self.clock = clock
         self._policies = dict(policies or {})
@@ -135,7 +137,7 @@ class SLOEngine:
         for slo in self.slos:
             self.policy_for(slo)
             sli_query(slo.sli)
-        self.rollups = rollups if rollups is not None else Rollups(store)
+        self.rollups = rollups if rollups is not None else Rollups(store, read_only=read_only)
         self._last: tuple[SLOStatus, ...] = ()
 
     def policy_for(self, slo: SLO) -> Policy:
@@ -149,13 +151,15 @@ class SLOEngine:
 
     def evaluate(self, at: datetime | None = None, *, update: bool = True) -> list[SLOStatus]:
         """Status of every SLO at ``at`` (default: now). Updates the rollups first
-        unless ``update=False``."""
+        unless ``update=False`` or the engine is read-only (then the stored rollups
+        are read where a daemon keeps them current and the rest is computed from
+        the store in memory; nothing is written)."""
         now = self.clock.now()
         at_utc = as_utc(at) if at is not None else now
         assert at_utc is not None
         if at_utc > now:
             raise EngineError(f"evaluate: at={at_utc.isoformat()} is after now={now.isoformat()}")
-        if update:
+        if update and not self.read_only:
             self.rollups.update(self.slos, now)
         statuses = [self._evaluate_one(slo, at_utc) for slo in self.slos]
         self._last = tuple(statuses)

@@ -79,6 +79,10 @@ MINUTES_PER_ROW = 60
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IN_CHUNK = 500
 _MERGE_GAP_MINUTES = 30  # recompute nearby dirty minutes in one query
+# A read-only reader re-reads this much before a series' last update from the
+# source: rows that turned terminal late (a long job, an adopted spool) with an
+# earlier finished_at land there until the daemon's next update rechecks them.
+READ_ONLY_RECHECK_MINUTES = 60
 
 _META = MetaData()
 SOURCES_T = Table(
@@ -157,8 +161,10 @@ class Rollups:
         startup_tail_rows: int = 1000,
         bootstrap_chunk_minutes: int = 1440,
         dirty_log_updates: int = 1440,
+        read_only: bool = False,
     ) -> None:
         self.store = store
+        self.read_only = read_only
         self.engine = store.engine
         self.gap_grace_s = gap_grace_s
         self.gap_min_checks = gap_min_checks
@@ -168,7 +174,11 @@ class Rollups:
         self._seen: dict[str, set[int]] = {"jobs": set(), "validation_runs": set()}
         self._has_validation = False
         self._validation_columns: frozenset[str] = frozenset()
-        migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
+        # Per source: when the stored buckets were last brought up to date (None:
+        # never, or no rollup tables); set by read-only ``buckets()`` calls.
+        self.freshness: dict[str, datetime | None] = {}
+        if not read_only:
+            migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
 
     # ------------------------------------------------------------------ public API
     def update(self, slos: Iterable[SLO], now: datetime) -> int:
@@ -177,6 +187,8 @@ class Rollups:
         Returns the number of (series, minute) buckets recomputed. Safe to call
         from several processes (serialised per source) and after any crash.
         """
+        if self.read_only:
+            raise RuntimeError("Rollups(read_only=True) cannot update the store")
         queries: dict[str, SLIQuery] = {}
         for slo in slos:
             q = sli_query(slo.sli)
@@ -206,7 +218,10 @@ class Rollups:
         q = sli_query(slo.sli)
         m0, m1 = minute_of(start), minute_of(end)
         n = max(0, m1 - m0)
-        raw_good, raw_total = self._read(q.key, m0, n)
+        if self.read_only:
+            raw_good, raw_total = self._read_without_writing(q, m0, n)
+        else:
+            raw_good, raw_total = self._read(q.key, m0, n)
         history = self._history_start(q.source)
         if q.value is not None:
             good, total = cost_budget_buckets(raw_total, slo)
@@ -232,6 +247,48 @@ class Rollups:
                 span_total[at : at + MINUTES_PER_ROW] = _unpack(t)
         offset = m0 - h0 * MINUTES_PER_ROW
         return span_good[offset : offset + n].copy(), span_total[offset : offset + n].copy()
+
+    def _read_without_writing(self, q: SLIQuery, m0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Buckets for minutes [m0, m0 + n) without writing anything: the stored
+        buckets where a daemon keeps this series up to date, the rest (and the last
+        ``READ_ONLY_RECHECK_MINUTES`` before its last update, where late rows may
+        still land) recomputed from the source table in memory."""
+        good, total = np.zeros(n), np.zeros(n)
+        if n == 0:
+            return good, total
+        if q.source == "validation_runs" and not (
+            self._validation_table_exists() and self._has_columns(q.columns)
+        ):
+            return good, total
+        synced_at = self._synced_at(q)
+        self.freshness[q.source] = synced_at
+        direct_from = m0
+        if synced_at is not None:
+            direct_from = max(m0, minute_of(synced_at) - READ_ONLY_RECHECK_MINUTES)
+            stored = min(direct_from, m0 + n) - m0
+            good[:stored], total[:stored] = self._read(q.key, m0, stored)
+        if direct_from < m0 + n:
+            with self.engine.connect() as conn:
+                g, t = self._compute(conn, q.source, [q], direct_from, m0 + n)
+            good[direct_from - m0 :], total[direct_from - m0 :] = g[0], t[0]
+        return good, total
+
+    def _synced_at(self, q: SLIQuery) -> datetime | None:
+        """When the stored buckets of this series were last brought up to date with
+        its source; None when the series is not stored or has fallen behind (its
+        SLO was left out of recent updates)."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table(SERIES_T.name):
+                return None
+            row = conn.execute(
+                select(SOURCES_T.c.update_no, SOURCES_T.c.updated_at, SERIES_T.c.synced_update)
+                .select_from(SERIES_T)
+                .join(SOURCES_T, SOURCES_T.c.source == SERIES_T.c.source)
+                .where(SERIES_T.c.sli_key == q.key)
+            ).first()
+        if row is None or row.synced_update != row.update_no:
+            return None
+        return as_utc(row.updated_at)
 
     def _history_start(self, source: Source) -> datetime | None:
         if source == "validation_runs":
@@ -501,6 +558,16 @@ class Rollups:
         """Recompute minutes [lo, hi) of these series from the source table and store them."""
         if not queries or hi <= lo:
             return 0
+        good, total = self._compute(conn, source, queries, lo, hi)
+        for j, q in enumerate(queries):
+            self._write(conn, q.key, lo, good[j], total[j])
+        return (hi - lo) * len(queries)
+
+    def _compute(
+        self, conn: Connection, source: Source, queries: Sequence[SLIQuery], lo: int, hi: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(good, total) per query (rows) and minute [lo, hi) (columns), from the
+        source table with one GROUP BY."""
         t_col = time_column(source)
         minute = _minute_expr(conn.dialect.name, t_col)
         cols: list[Any] = [minute.label("m")]
@@ -531,9 +598,7 @@ class Rollups:
             for j in range(len(queries)):
                 good[j, i] = float(row[1 + 2 * j] or 0)
                 total[j, i] = float(row[2 + 2 * j] or 0)
-        for j, q in enumerate(queries):
-            self._write(conn, q.key, lo, good[j], total[j])
-        return n * len(queries)
+        return good, total
 
     def _write(
         self, conn: Connection, key: str, lo: int, good: np.ndarray, total: np.ndarray
