@@ -201,10 +201,25 @@ def _episodes(store: Store, week: ReportWeek) -> tuple[list[AlertEpisode], dict[
 _SEVERITY_RANK = {"page": 0, "ticket": 1}
 
 
+def _runbook_base(episodes: list[AlertEpisode], runbooks: dict[str, str]) -> str:
+    """The runbook base URL the router used, seen in any alert still in the state table
+    (its runbook_url ends in ``<kind>.md``); "" if none is known."""
+    kinds = {e.fingerprint: e.kind for e in episodes}
+    for fp, url in runbooks.items():
+        kind = kinds.get(fp)
+        if kind and url.endswith(f"{kind}.md"):
+            return url[: -len(f"{kind}.md")]
+    return ""
+
+
 def merge_incidents(
     episodes: list[AlertEpisode], runbooks: dict[str, str], week_end: datetime
 ) -> tuple[Incident, ...]:
-    """One incident per run of episodes of an alert on a subject, gaps < the merge gap."""
+    """One incident per run of episodes of an alert on a subject, gaps < the merge gap.
+
+    Resolved alerts have left the state table with their runbook_url; they get the
+    same base URL as the others, or the repository path ``runbooks/<kind>.md``."""
+    base = _runbook_base(episodes, runbooks)
     by_subject: dict[tuple[str, str, str], list[AlertEpisode]] = defaultdict(list)
     for e in episodes:
         by_subject[(e.alertname or e.kind, e.kind, e.subject)].append(e)
@@ -246,7 +261,12 @@ def merge_incidents(
                     if resolved is None
                     else None,
                     episodes=len(run),
-                    runbook=runbook or (runbook_path(kind) if kind in ALERT_KINDS else ""),
+                    runbook=runbook
+                    or (
+                        (f"{base}{kind}.md" if base else runbook_path(kind))
+                        if kind in ALERT_KINDS
+                        else ""
+                    ),
                 )
             )
     out.sort(key=lambda i: (_SEVERITY_RANK.get(i.severity, 9), i.started_at, i.subject))
