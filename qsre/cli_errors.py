@@ -106,7 +106,13 @@ def _usage_line(exc: click_exceptions.UsageError, args: Sequence[str]) -> tuple[
         return f"{command}: expected no further arguments (flags take no value), got {got!r}", hint
     if message.startswith("No such command"):
         got = message.partition("'")[2].rpartition("'")[0]
-        return f"{command}: expected a command, got {got!r}", hint.replace("options", "commands")
+        names = ctx.command.list_commands(ctx) if ctx is not None else []  # type: ignore[attr-defined]
+        # A short list helps; the top level's dozen commands belong to --help.
+        expected = f"a command ({', '.join(names)})" if 0 < len(names) <= 5 else "a command"
+        if ctx is not None and ctx.command.invoke_without_command:  # type: ignore[attr-defined]
+            # `qsre jobs --json true`: a listing group whose flags take no value.
+            expected += " or nothing more (flags take no value)"
+        return f"{command}: expected {expected}, got {got!r}", hint.replace("options", "commands")
     return f"{command}: {message}", hint
 
 

@@ -6,6 +6,7 @@ dataclasses; the router (slo.routing) only reads them.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -178,11 +179,13 @@ class RoutingConfig:
                 return tuple(v)
             raise InvalidAlert(path, v, "a name or a list of names")
 
+        _known_keys(data, _ROUTING_KEYS, where)
         routes = []
         for i, r in enumerate(data.get("routes") or ()):
             path = f"{where}.routes[{i}]"
             if not isinstance(r, Mapping) or "receivers" not in r:
                 raise InvalidAlert(path, r, "a mapping with 'receivers' and optional 'match'")
+            _known_keys(r, _ROUTE_KEYS, path)
             routes.append(
                 Route(
                     receivers=names(r["receivers"], f"{path}.receivers"),
@@ -197,6 +200,8 @@ class RoutingConfig:
         windows = []
         for i, w in enumerate(data.get("maintenance_windows") or ()):
             path = f"{where}.maintenance_windows[{i}]"
+            if isinstance(w, Mapping):
+                _known_keys(w, ("name", "backend", "cron", "duration_s"), path)
             try:
                 windows.append(
                     MaintenanceWindow(
@@ -210,6 +215,10 @@ class RoutingConfig:
                 raise InvalidAlert(path, w, f"name, cron, duration_s (missing {exc})") from None
         inhibit = DEFAULT_INHIBIT_RULES
         if "inhibit_rules" in data:
+            for i, r in enumerate(data["inhibit_rules"] or ()):
+                if not isinstance(r, Mapping):
+                    raise InvalidAlert(f"{where}.inhibit_rules[{i}]", r, "a mapping")
+                _known_keys(r, ("name", "source", "target", "equal"), f"{where}.inhibit_rules[{i}]")
             inhibit = tuple(
                 InhibitRule(
                     name=str(r.get("name", f"rule{i}")),
@@ -244,3 +253,35 @@ class RoutingConfig:
                 f"{where}.fallback_receivers",
             ),
         )
+
+
+_ROUTE_KEYS = (
+    "receivers",
+    "match",
+    "continue",
+    "group_by",
+    "group_wait_s",
+    "group_interval_s",
+    "repeat_interval_s",
+)
+_ROUTING_KEYS = (
+    "routes",
+    "default_receiver",
+    "group_by",
+    "group_wait_s",
+    "group_interval_s",
+    "repeat_interval_s",
+    "inhibit_rules",
+    "maintenance_windows",
+    "external_url",
+    "fallback_receivers",
+)
+
+
+def _known_keys(m: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
+    """A misspelt key (``recievers``, ``group_wait``) is an error, not silently ignored."""
+    for key in m:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            expected = f"{close[0]!r}" if close else f"one of {', '.join(allowed)}"
+            raise InvalidAlert(path, key, f"a known key: {expected}")

@@ -31,6 +31,7 @@ default) and requires a minimum excess TVD. No prediction -> NOT_EVALUATED.
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -491,6 +492,12 @@ class DivergenceConfig:
         if not 0 <= self.min_effect_tvd <= 1:
             raise InvalidConfig(
                 f"DivergenceConfig.min_effect_tvd must be in [0, 1], got {self.min_effect_tvd!r}"
+            )
+        corrections = typing.get_args(Correction)
+        if self.correction not in corrections:
+            raise InvalidConfig(
+                f"DivergenceConfig.correction must be one of {', '.join(corrections)}, "
+                f"got {self.correction!r}"
             )
 
 

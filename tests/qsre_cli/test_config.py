@@ -74,6 +74,28 @@ def test_embedded_default_is_valid_and_complete():
             "slack receiver",
         ),
         (lambda d: d["exporter"].update(port=70000), "exporter.port", "65535"),
+        (
+            lambda d: d["alerting"]["routing"].update(group_wait=10),
+            "alerting.routing: expected a known key: 'group_wait_s', got 'group_wait'",
+            "",
+        ),
+        (
+            lambda d: d["alerting"]["routing"]["routes"][0].update(grup_by=["backend"]),
+            "alerting.routing.routes[0]: expected a known key: 'group_by'",
+            "",
+        ),
+        (
+            lambda d: d["alerting"]["routing"].update(
+                maintenance_windows=[{"name": "m", "cron": "0 0 * * *", "duration": 60}]
+            ),
+            "alerting.routing.maintenance_windows[0]",
+            "got 'duration'",
+        ),
+        (
+            lambda d: d.setdefault("validation", {}).update(divergence={"correction": "holm"}),
+            "validation.divergence.correction",
+            "expected one of hochberg, bh, bonferroni, none, got 'holm'",
+        ),
     ],
 )
 def test_errors_name_file_field_and_expectation(mutate, field, expected):
