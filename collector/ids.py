@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import uuid
 
 try:
@@ -35,6 +36,26 @@ def _py_new_job_id() -> str:
     """``xxxxxxxx-xxxx-4xxx-yxxx-<12 hex counter>``; thread-safe (``next`` on
     ``itertools.count`` is atomic under the GIL)."""
     return f"{_prefix}{next(_counter):012x}"
+
+
+_COUNTER_CHARS = 12
+_SHORT = re.compile(r"(?P<process>[0-9a-f][0-9a-f-]{7,23})\.(?P<counter>[0-9a-f]{1,12})")
+
+
+def short_job_id(job_id: str, process_chars: int = 8) -> str:
+    """``d8ad30e3.1a``: the start of the process part and the counter without its
+    leading zeros. Unique across processes (unlike any suffix: every process counts
+    from 0) and short enough for an 80-column table; ``parse_short_job_id`` reads it."""
+    process, counter = job_id[:-_COUNTER_CHARS], job_id[-_COUNTER_CHARS:]
+    return f"{process[:process_chars].rstrip('-')}.{counter.lstrip('0') or '0'}"
+
+
+def parse_short_job_id(ref: str) -> tuple[str, str] | None:
+    """(process prefix, 12-char counter) of a ``short_job_id``; None if ``ref`` is not one."""
+    m = _SHORT.fullmatch(ref.strip().lower())
+    if m is None:
+        return None
+    return m["process"], m["counter"].rjust(_COUNTER_CHARS, "0")
 
 
 # The C one keeps its own counter under the GIL, with the same prefix and format.

@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 from collector import migrate
 from collector.clock import as_utc
 from collector.errors import StoreError
+from collector.ids import parse_short_job_id
 from collector.records import JOB_FIELDS, Job, merge_snapshots
 from collector.schema import (
     TERMINAL_STATUSES,
@@ -305,7 +306,8 @@ class Store:
 
     def find_jobs(self, ref: str, *, limit: int = 5) -> list[Job]:
         """Jobs a user's reference can mean: an exact qsre id or provider job id if any
-        matches, else ids with ``ref`` as a prefix or suffix (at most ``limit``; more
+        matches, else the short form `qsre jobs` lists (``collector.ids.short_job_id``),
+        else ids with ``ref`` as a prefix or suffix (at most ``limit``; more
         than one means the reference is ambiguous)."""
         ref = ref.strip()
         if not ref:
@@ -318,6 +320,19 @@ class Store:
                 .limit(limit)
             ).mappings()
             rows = list(exact)
+            short = parse_short_job_id(ref)
+            if not rows and short is not None:
+                process, counter = short
+                rows = list(
+                    conn.execute(
+                        columns.where(
+                            JobRow.id.like(process + "%", escape="\\"),
+                            JobRow.id.like("%" + counter, escape="\\"),
+                        )
+                        .order_by(JobRow.seq.desc())
+                        .limit(limit)
+                    ).mappings()
+                )
             if not rows:
                 # Escape LIKE's wildcards: the reference is text, not a pattern.
                 literal = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

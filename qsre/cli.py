@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from qsre.cli_errors import BoundaryGroup, run_app
-from qsre.cli_tables import Column, fit_table, print_table, shortest_unique_suffixes
+from qsre.cli_tables import Column, fit_table, print_table, short_job_ids
 from qsre.errors import InputError, NotFound
 
 
@@ -136,6 +136,27 @@ def _existing_store(config_path: Path | None, db: str | None):
     return open_existing(db or _config(config_path).store_url)
 
 
+def _unshipped_hint(config_path: Path | None, db: str | None) -> str | None:
+    """Jobs recorded by processes that ended without shipping their spool (kill -9,
+    OOM) are not in the store until `qsre run` adopts them: say so where a user
+    looks for them. Read-only: the spool is only inspected."""
+    from collector.spool import default_spool_dir, spool_backlog
+
+    cfg = _config(config_path)
+    url = db or cfg.store_url
+    configured = cfg.file.store.spool_dir if url == cfg.store_url else None
+    directory = Path(configured) if configured else default_spool_dir(url)
+    backlog = spool_backlog(directory)
+    if backlog.orphaned:
+        return (
+            f"{backlog.orphaned} recorded events of processes that ended without shipping "
+            f"them wait in {directory}; `qsre run` adopts them into the store"
+        )
+    if backlog.pending:
+        return f"{backlog.pending} events of running processes are still on their way to the store"
+    return None
+
+
 def _json_safe(value: Any) -> Any:
     """``value`` with every non-finite float as null: JSON has no Infinity or NaN,
     and a stored inf (older rows, a provider's) must not make the output unreadable."""
@@ -243,10 +264,13 @@ def jobs(
     since_at = _parse_since(since)  # bad options are reported before the store is looked at
     store = _existing_store(config, db)
     rows = store.jobs(since=since_at, backend=backend, project=project, status=status, limit=limit)
+    unshipped = _unshipped_hint(config, db)
     if as_json:
         _print_json([j.to_dict() for j in rows])
+        if unshipped:
+            sys.stderr.write(f"note: {unshipped}\n")
         return
-    short_ids = shortest_unique_suffixes([j.id for j in rows])
+    short_ids = short_job_ids([j.id for j in rows])
     cells = [
         [
             short,
@@ -269,9 +293,11 @@ def jobs(
         cells,
         width=console.width,
         wide=wide,
-        caption="id: the end of the qsre id (`qsre jobs show ID` takes it)",
+        caption="id: process.job of the qsre id (`qsre jobs show ID` takes it)",
     )
     print_table(console, table, wide=wide)
+    if unshipped:
+        console.print(f"note: {unshipped}", style="yellow")
 
 
 def _counts_summary(counts: list[dict[str, int]]) -> list[dict[str, Any]]:
@@ -318,7 +344,10 @@ def jobs_show(
     found = store.find_jobs(job_ref, limit=6)
     if not found:
         raise NotFound(
-            "job", "a qsre id, a unique prefix/suffix of one, or a provider job id", job_ref
+            "job",
+            "a qsre id, a unique prefix/suffix of one, or a provider job id",
+            job_ref,
+            hint=_unshipped_hint(config, db),
         )
     if len(found) > 1:
         shown = ", ".join(j.id for j in found[:5]) + (", ..." if len(found) > 5 else "")

@@ -92,7 +92,13 @@ def _usage_line(exc: click_exceptions.UsageError, args: Sequence[str]) -> tuple[
             hint = f"did you mean {', '.join(sorted(exc.possibilities))}? " + hint
         return f"{command}: expected one of its options, got {exc.option_name!r}", hint
     if isinstance(exc, click_exceptions.MissingParameter):
-        what = exc.param.opts[0] if exc.param is not None and exc.param.opts else command
+        param = exc.param
+        if param is None:
+            what = command
+        elif param.param_type_name == "option":
+            what = param.opts[0]
+        else:  # an argument: its metavar (ID, RECEIVER) as --help shows it
+            what = f"{command} {(param.metavar or param.name or '').upper()}"
         return f"{what}: expected a value, got none", hint
     if isinstance(exc, click_exceptions.BadParameter) and exc.param is not None:
         names = [*exc.param.opts, *exc.param.secondary_opts]
@@ -142,7 +148,7 @@ def report(exc: BaseException, args: Sequence[str], debug: bool) -> int:
         return EXIT_RUNTIME
     hint = None if debug else f"rerun with {DEBUG_FLAG} (or {DEBUG_ENV}=1) for the traceback"
     if isinstance(exc, _usage_error_classes()):
-        _print_error(str(exc))
+        _print_error(str(exc), getattr(exc, "hint", None))
         return EXIT_USAGE
     if isinstance(exc, OSError):
         _print_error(_oserror_line(exc), hint)

@@ -96,17 +96,17 @@ def fit_table(
     return table
 
 
-def shortest_unique_suffixes(ids: Sequence[str], minimum: int = 6) -> list[str]:
-    """Each id cut to the shortest common suffix length that still tells them apart.
+def short_job_ids(ids: Sequence[str]) -> list[str]:
+    """Each qsre id as ``collector.ids.short_job_id`` (process.counter), with the
+    process part lengthened only if two listed ids would look alike; `qsre jobs show`
+    takes the result."""
+    from collector.ids import short_job_id
 
-    qsre ids are a per-process random part followed by a per-process counter, so the
-    tail differs between jobs of one process and the ids stay unique when the cut
-    reaches into the random part; ``qsre jobs show`` accepts any such suffix."""
-    length = minimum
-    longest = max((len(i) for i in ids), default=0)
-    while length < longest and len({i[-length:] for i in ids}) < len(set(ids)):
-        length += 1
-    return [i[-length:] for i in ids]
+    for chars in (8, 13, 18, 24):
+        short = [short_job_id(i, chars) for i in ids]
+        if len(set(short)) == len(set(ids)):
+            return short
+    return list(ids)
 
 
 def print_table(console: Console, table: RenderableType, *, wide: bool) -> None:

@@ -30,10 +30,12 @@ class InputError(QsreError, ValueError):
 
 
 class NotFound(QsreError, LookupError):
-    """A looked-up thing (a job, a silence, a runbook) does not exist."""
+    """A looked-up thing (a job, a silence, a runbook) does not exist. ``hint``: one
+    line on where it may be instead, printed under the error."""
 
-    def __init__(self, what: str, expected: str, got: object) -> None:
+    def __init__(self, what: str, expected: str, got: object, *, hint: str | None = None) -> None:
         self.what = what
         self.expected = expected
         self.got = got
+        self.hint = hint
         super().__init__(f"{what}: expected {expected}, got {got!r}")

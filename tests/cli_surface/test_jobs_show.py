@@ -16,6 +16,7 @@ from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 
 from collector import ExecutionProxy
+from collector.ids import short_job_id
 from collector.store import Store
 from tests.cli_surface.conftest import REPO, qsre
 
@@ -86,8 +87,20 @@ def test_listed_ids_tell_jobs_apart_and_each_finds_its_job(two_process_store, tm
     assert len(shown) == 4 and len(set(shown)) == 4, table.stdout
     for short in shown:
         record = show(url, short, tmp_path)
-        assert record["id"].endswith(short)
+        process, counter = short.split(".")
+        assert record["id"].startswith(process)
+        assert int(record["id"][-12:], 16) == int(counter, 16)
         assert record["id"] in by_id
+
+
+def test_listed_ids_stay_unique_across_processes(two_process_store, tmp_path):
+    """Every process counts its jobs from 0: an id made of the counter alone (the
+    first job of each process) would name several jobs."""
+    url, ids = two_process_store
+    first_here, first_child = ids[10][0], ids[7][0]
+    assert first_child[-12:] == "0" * 12  # a fresh process's first job
+    for qsre_id in (first_here, first_child):
+        assert show(url, short_job_id(qsre_id), tmp_path)["id"] == qsre_id
 
 
 @pytest.mark.parametrize("how", ["qsre id", "prefix", "suffix", "provider id"])
