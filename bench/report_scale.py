@@ -163,6 +163,35 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _time_sections() -> dict[str, float]:
+    """Wrap the report's section readers to time each (seconds, summed over calls)."""
+    import slo.report_data as rd
+
+    spent: dict[str, float] = {}
+    names = (
+        "period_totals",
+        "slo_entries",
+        "fidelity_section",
+        "calibration_ages",
+        "alert_section",
+        "latency_rows",
+        "tag_groups",
+        "cost_section",
+    )
+    for name in names:
+        fn = getattr(rd, name)
+
+        def timed(*a: Any, _fn: Any = fn, _name: str = name, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - t0
+
+        setattr(rd, name, timed)
+    return spent
+
+
 def child(url: str, slos: int, out_dir: str) -> None:
     """Build the report (in a process of its own) and print seconds and peak RSS."""
     from collector.clock import VirtualClock
@@ -182,6 +211,7 @@ def child(url: str, slos: int, out_dir: str) -> None:
     ]
     store = Store(url)
     clock = VirtualClock(WEEK_END + timedelta(hours=3))
+    sections = _time_sections()
     t0 = time.perf_counter()
     paths = build_weekly_report(
         store, parse_slos(defs, "bench"), week=WEEK, clock=clock, out_dir=out_dir
@@ -196,6 +226,7 @@ def child(url: str, slos: int, out_dir: str) -> None:
                 "rss_peak_kb": _peak_rss_kb(),
                 "jobs_in_week": data["totals"]["jobs"],
                 "html_bytes": paths.html.stat().st_size,
+                "sections_s": {k: round(v, 2) for k, v in sections.items()},
             }
         )
     )
@@ -211,6 +242,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--slos", type=int, default=2, help="job_success SLOs (0: none)")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--keep", action="store_true", help="keep the filled store")
+    parser.add_argument("--reuse", help="a store URL kept by --keep: time the report only")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -227,7 +259,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory()
     admin = None
     db_name = None
-    if args.sqlite:
+    if args.reuse:
+        url = args.reuse
+    elif args.sqlite:
         url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     else:
         db_name = f"qsre_bench_report_{uuid.uuid4().hex[:8]}"
@@ -238,7 +272,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         Store(url).close()  # schema
         t0 = time.perf_counter()
-        if args.sqlite:
+        if args.reuse:
+            pass
+        elif args.sqlite:
             fill_sqlite(Path(tmp.name) / "bench.db", jobs, args.seed)
         else:
             fill_postgres(url, jobs, args.seed)
@@ -253,7 +289,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raise SystemExit(f"report child failed:\n{proc.stderr[-4000:]}")
         got = json.loads(proc.stdout.strip().splitlines()[-1])
     finally:
-        if admin is not None and not args.keep:
+        if admin is not None and not args.keep and not args.reuse:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
             admin.dispose()
@@ -271,6 +307,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "peak_rss_mb": round(peak_mb, 1),
         "rss_after_imports_mb": round(got["rss_before_kb"] / 1024, 1),
         "html_bytes": got["html_bytes"],
+        "sections_s": got["sections_s"],
         "target_s": TARGET_SECONDS,
         "target_mb": TARGET_MB,
         "meets_targets": got["report_s"] <= TARGET_SECONDS and peak_mb <= TARGET_MB,
