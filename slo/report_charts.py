@@ -110,8 +110,11 @@ def _day_ticks(ax: Axes, starts: Sequence[datetime]) -> None:
 def _slo_burn_down(data: ReportData) -> Figure | None:
     """Small multiples: each SLO's budget left on its own axis, so an overspent one
     (-1000 %) does not flatten the others."""
+    # An SLO with no events in its window has no budget to draw (the table says 0 / 0).
     entries = [
-        e for e in data.slos if any(p.budget_remaining_ratio is not None for p in e.burn_down)
+        e
+        for e in data.slos
+        if e.total > 0 and any(p.budget_remaining_ratio is not None for p in e.burn_down)
     ]
     if not entries:
         return None

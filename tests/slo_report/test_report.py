@@ -232,9 +232,13 @@ def test_markdown_summary_is_short_escaped_and_names_the_spike(report):
     paths, data, _ = report
     md = paths.markdown.read_text()
     assert len(md) <= MARKDOWN_MAX_CHARS
-    assert "<script>" not in md and "&lt;script&gt;" in md
+    # No raw markup and no HTML entities (a Markdown viewer shows "&lt;" literally):
+    # < > & of user strings become look-alikes.
+    assert "<script>" not in md and "&lt;" not in md and "&amp;" not in md
+    assert "‹script›alert(1)‹/script›" in md
     assert f"{data['totals']['jobs']:,}" in md
     assert f"Spend spike: {SPIKE_PROJECT}" in md
+    assert "Needs attention" in md
     assert "job-success" in md.replace("\\", "")
 
 
@@ -283,6 +287,17 @@ def test_alerts_fidelity_and_calibration(world, report):
         ).scalar_one()
     assert sum(v["runs"] for v in fid["verdicts"]) == n
     assert len(fid["events"]) == events == 7
+    # Episodes, not rows: sim_beta drifts on both circuits from day 4 to the week's
+    # end (3 suite runs); EVIL diverges on day 5 only and is clear on day 6.
+    episodes = {(e["backend"], e["verdict"]): e for e in fid["episodes"]}
+    assert len(fid["episodes"]) == 2
+    drift = episodes[("sim_beta", "drift")]
+    assert drift["first_detected_at"] == (WEEK_START + timedelta(days=4, hours=6)).isoformat()
+    assert drift["latched_until"] is None and drift["ended_by"] == "still open"
+    assert drift["suite_runs"] == 3 and sorted(drift["circuits"]) == sorted(["ghz3", EVIL])
+    diverged = episodes[(EVIL, "diverged")]
+    assert diverged["latched_until"] == (WEEK_START + timedelta(days=6, hours=6)).isoformat()
+    assert diverged["ended_by"] == "cleared" and diverged["circuits"] == ["ghz3"]
     beta = [p for p in fid["trend"] if p["backend"] == "sim_beta" and p["circuit"] == "ghz3"]
     assert beta[0]["mean_fidelity"] > beta[-1]["mean_fidelity"] + 0.05
 
