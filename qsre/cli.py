@@ -270,6 +270,12 @@ def jobs(
         if unshipped:
             sys.stderr.write(f"note: {unshipped}\n")
         return
+    if not rows:
+        filtered = any(v is not None for v in (backend, project, status, since))
+        console.print("no jobs match these filters" if filtered else "no jobs recorded yet")
+        if unshipped:
+            console.print(f"note: {unshipped}", style="yellow")
+        return
     short_ids = short_job_ids([j.id for j in rows])
     cells = [
         [
@@ -674,17 +680,21 @@ def alerts(
         ]
         for a in active
     ]
-    print_table(
-        console,
-        fit_table(
-            f"{len(active)} active alerts",
-            ALERT_COLUMNS,
-            active_rows,
-            width=console.width,
+    # An empty table is a frame around nothing: say it in words instead.
+    if active_rows:
+        print_table(
+            console,
+            fit_table(
+                f"{len(active)} active alerts",
+                ALERT_COLUMNS,
+                active_rows,
+                width=console.width,
+                wide=wide,
+            ),
             wide=wide,
-        ),
-        wide=wide,
-    )
+        )
+    else:
+        console.print("no active alerts")
     log_rows = [
         [
             _short_time(r["at"]),
@@ -695,13 +705,20 @@ def alerts(
         ]
         for r in recent_rows
     ]
-    print_table(
-        console,
-        fit_table(
-            "recent notifications", NOTIFICATION_COLUMNS, log_rows, width=console.width, wide=wide
-        ),
-        wide=wide,
-    )
+    if log_rows:
+        print_table(
+            console,
+            fit_table(
+                "recent notifications",
+                NOTIFICATION_COLUMNS,
+                log_rows,
+                width=console.width,
+                wide=wide,
+            ),
+            wide=wide,
+        )
+    elif recent:
+        console.print("no notifications sent yet")
     if state.empty:
         console.print(
             "no alert state in this store yet: `qsre run` evaluates, routes and records alerts",
@@ -818,6 +835,9 @@ def silence_list(
         ]
         for sil in rows
     ]
+    if not rows:
+        console.print("no silences" if expired else "no active silences")
+        return
     table = fit_table(
         f"{len(rows)} silences", SILENCE_COLUMNS, cells, width=console.width, wide=wide
     )

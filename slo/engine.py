@@ -347,7 +347,7 @@ def _notes(
         notes.append("no history yet: nothing recorded before this instant")
     elif not ev.budget.complete:
         notes.append(
-            f"history since {history.isoformat()} is shorter than the SLO window: "
+            f"history since {history:%Y-%m-%d %H:%M} UTC is shorter than the SLO window: "
             "budget computed over the available data"
         )
     if ev.budget.total == 0:
