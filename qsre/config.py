@@ -24,10 +24,12 @@ from collector.clock import Clock
 from collector.cost import Pricing
 from collector.quotas import Quotas
 from qsre.errors import ConfigError
+from runbooks.catalog import InvalidRunbook, runbook_base
 from slo.errors import SLOError, SpecError
 from slo.notify.pagerduty import events_base_url
 from slo.notify.slack import api_base_url
 from slo.openslo import import_openslo
+from slo.alerts import InvalidAlert
 from slo.routing import RoutingConfig
 from slo.spec import SLO, parse_slos
 
@@ -197,8 +199,25 @@ class ReportsSection(_Model):
 
 
 class LinksSection(_Model):
-    runbook_base_url: str = "https://github.com/qsre/qsre/blob/main/runbooks/"
+    # Empty (or null): alerts link the runbook files installed with qsre (file://
+    # URIs), which work offline; set it to where the team publishes its runbooks.
+    runbook_base_url: str = ""
     dashboard_base_url: str = ""
+
+    @field_validator("runbook_base_url", mode="before")
+    @classmethod
+    def _runbook_base(cls, v: Any) -> Any:
+        if v is None:
+            return ""
+        if isinstance(v, str) and v:
+            try:
+                runbook_base(v)
+            except InvalidRunbook:
+                raise ValueError(
+                    "an http(s) or file URL without query or fragment, or empty for the "
+                    "installed runbook files"
+                ) from None
+        return v
 
 
 class DashboardsSection(_Model):
@@ -505,6 +524,8 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
         raise ConfigError(source, "slos", "unique SLO names", slo_names)
     try:
         routing = RoutingConfig.from_mapping(file.alerting.routing, where="alerting.routing")
+    except InvalidAlert as exc:
+        raise ConfigError(source, exc.field, exc.expected, exc.value) from None
     except ValueError as exc:
         raise ConfigError(source, "alerting.routing", str(exc)) from None
     receivers = {r.name for r in file.alerting.receivers}
@@ -631,7 +652,7 @@ def _from_detector_error(
         return ConfigError(source, where, str(exc), dict(values))
     field, rest = m["field"], m["rest"]
     expected, _, _ = rest.removeprefix("must be ").partition(", got ")
-    if rest.startswith("must be "):
+    if rest.startswith("must be ") and not expected.startswith("one of "):
         expected = f"a value {expected}"
     elif "out of range" in rest:
         expected = "a value in its allowed range"

@@ -21,6 +21,7 @@ from typing import Any
 from collector.clock import Clock
 from collector.store import Store
 from qsre.config import Config
+from runbooks.catalog import runbook_base
 from slo.alerts import Alert
 from slo.engine import SLOEngine
 from slo.routing import FlushReport, Router
@@ -58,6 +59,9 @@ class EvaluationCycle:
             config.file.alerting.signals, where=f"{config.source}: alerting.signals"
         )
         self.links = config.file.links
+        # Resolved once: an unset links.runbook_base_url means the installed runbook
+        # files (file:// URIs), so that every alert carries a link that works offline.
+        self.runbook_base_url = runbook_base(self.links.runbook_base_url)
         self.last: CycleResult | None = None
         # Epoch seconds of the clock when the last tick finished (the
         # qsre_last_evaluation_timestamp_seconds gauge); None before the first.
@@ -90,7 +94,7 @@ class EvaluationCycle:
             statuses = self.engine.evaluate(now)
             slo_alerts = self.engine.alerts(
                 statuses,
-                runbook_base_url=self.links.runbook_base_url,
+                runbook_base_url=self.runbook_base_url,
                 dashboard_base_url=self.links.dashboard_base_url,
             )
             if may_route():
@@ -104,7 +108,7 @@ class EvaluationCycle:
                 self.store,
                 now,
                 self.signal_config,
-                runbook_base_url=self.links.runbook_base_url,
+                runbook_base_url=self.runbook_base_url,
                 dashboard_base_url=self.links.dashboard_base_url,
                 health=self.health() if self.health else None,
                 previous=self._last_signals,

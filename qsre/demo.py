@@ -1,12 +1,33 @@
-"""`qsre demo`: the whole story on the embedded default, on a virtual clock.
+"""`qsre demo`: the whole story on a virtual clock, on the embedded default config or
+the user's own (``qsre demo -c qsre.yaml``).
 
-A simulated week (ISO week 2026-W47) on three simulated backends — one stable, one
-whose reported calibration drifts from day 3, one with an unreported firmware bug
-from day 5 — with a workload from several projects that includes a queue spike, an
-auth outage and a billing spike. Hourly validation, SLO evaluation and alert
-routing run every few simulated minutes. At the end: a scorecard (each injected
-fault: detected? when? by which alert? which runbook?) and the paths of what was
-written (dashboards, Prometheus rules, weekly report, alert log).
+A simulated week (ISO week 2026-W47) on three simulated backends, with every failure
+mode F1..F8 (``runbooks.FAILURE_MODES``) injected once (``qsre.sim.world``): a burst
+of transient errors, a queue spike, reported calibration drift, a backend out of
+memory, an auth outage, corrupt results, an unreported firmware bug and a billing
+spike. A workload from several projects runs every 15 simulated minutes, the
+validation suite hourly, SLO evaluation, failure-mode signals and alert routing every
+5. At the end: a scorecard (each injected fault: detected? when? by the alert of its
+own kind? which runbook?) and the paths of what was written (dashboards, Prometheus
+rules, weekly report, alert log).
+
+What "runs the user's config" means: the config's SLOs, alert signal thresholds,
+routes (grouping, inhibition, maintenance windows), validation settings (circuits,
+shots, drift and divergence tests), backend pricing and links are used as the
+daemon would use them. Three things are the demo's own, so that running it is
+always safe and its answer key always holds:
+
+- Backends: the simulated world's sim-stable, sim-drifting and sim-firmware, under
+  those names; the user's backends are never built or contacted. A configured
+  backend of the same name lends its pricing; the others pay the first configured
+  price (no price anywhere: no spend, and no billing spike to detect). Quotas are
+  not applied (the injected billing spike would hit them).
+- Receivers: every configured receiver (and fallback receiver) is replaced by a
+  console receiver of the same name that writes to ``<out>/alerts.log``: the log
+  shows who would have been notified, and no Slack, PagerDuty, webhook or
+  Alertmanager is ever called.
+- Store and outputs: everything is written under ``--out`` (``qsre.db``,
+  dashboards, rules, report), never to the config's store, Grafana or Slack.
 """
 
 from __future__ import annotations
@@ -32,10 +53,14 @@ from collector.proxy import ExecutionProxy
 from collector.recorder import spool_recorder
 from collector.retry import RetryPolicy
 from collector.store import Store
+from qsre.cli_tables import Column, fit_table, print_table
 from qsre.config import EMBEDDED_DEFAULT, Config, load_config
 from qsre.cycle import EvaluationCycle
 from qsre.sim.world import InjectedFault, demo_world
-from qsre.wiring import build_router
+from runbooks.catalog import FAILURE_MODES, failure_mode_id
+from slo.alert_state import AlertStateStore
+from slo.notify.console import ConsoleNotifier
+from slo.routing import Router
 
 DEMO_START = datetime(2026, 11, 16, tzinfo=UTC)  # Monday of ISO week 2026-W47
 PROJECTS = ("chem-team", "finance-opt", "ml-research")
@@ -44,14 +69,18 @@ WORKLOAD_EVERY_MINUTES = 15
 VALIDATE_EVERY_MINUTES = 60
 # Grace after a fault ends within which a first alert still counts as detecting it.
 DETECTION_GRACE = timedelta(hours=2)
-# Alert kinds on a backend that an injected fault explains. A firmware bug also moves
-# the backend away from its own baseline, so DRIFT may rightly accompany DIVERGED.
-EXPLAINED_KINDS = {
-    "queue_overload": {"queue_overload"},
-    "calibration_drift": {"calibration_drift"},
-    "auth_failure": {"auth_failure"},
-    "simulator_divergence": {"simulator_divergence", "calibration_drift"},
-    "billing_spike": {"billing_spike"},
+# Alert kinds on a backend that an injected fault explains: its own kind, and only
+# that, except that a firmware bug also moves the backend away from its own baseline,
+# so DRIFT may rightly accompany DIVERGED.
+EXPLAINED_KINDS: dict[str, frozenset[str]] = {
+    "queue_overload": frozenset({"queue_overload"}),
+    "calibration_drift": frozenset({"calibration_drift"}),
+    "network_blips": frozenset({"network_blips"}),
+    "auth_failure": frozenset({"auth_failure"}),
+    "simulator_divergence": frozenset({"simulator_divergence", "calibration_drift"}),
+    "billing_spike": frozenset({"billing_spike"}),
+    "result_corruption": frozenset({"result_corruption"}),
+    "resource_exhaustion": frozenset({"resource_exhaustion"}),
 }
 
 
@@ -69,6 +98,7 @@ class FiredAlert:
 
 @dataclass(frozen=True)
 class ScorecardRow:
+    failure_mode: str | None  # "F1".."F8"; None for a fault outside FAILURE_MODES
     fault: str
     backend: str | None
     injected_at: str
@@ -121,9 +151,7 @@ class DemoRun:
         self.world = demo_world(self.clock, DEMO_START)
         self.alert_log_path = out / "alerts.log"
         self._alert_stream = open(self.alert_log_path, "w")  # noqa: SIM115 - closed in finish()
-        self.router = build_router(
-            self.config, self.store, self.clock, console_stream=self._alert_stream
-        )
+        self.router = demo_router(self.config, self.store, self.clock, self._alert_stream)
         self.cycle = EvaluationCycle(self.config, self.store, self.router, self.clock)
         pricing = {b.name: b.pricing for b in self.config.backends}
         default_pricing = next((p for p in pricing.values() if p is not None), None)
@@ -193,8 +221,23 @@ class DemoRun:
                 return f.shots_multiplier
         return 1.0
 
-    def _workload(self, now: datetime) -> None:
+    def _workload_due(self, backend: str, minute: int, now: datetime) -> bool:
+        """Every WORKLOAD_EVERY_MINUTES; more often on a backend while a fault with
+        ``workload_every_minutes`` lasts there."""
+        if minute % WORKLOAD_EVERY_MINUTES == 0:
+            return True
+        return any(
+            f.workload_every_minutes
+            and f.backend == backend
+            and f.injected_at <= now < (f.ended_at or now)
+            and minute % f.workload_every_minutes == 0
+            for f in self.world.faults
+        )
+
+    def _workload(self, now: datetime, minute: int) -> None:
         for (backend, project), proxy in self.proxies.items():
+            if not self._workload_due(backend, minute, now):
+                continue
             circuit = self.rng.choice(self.circuits[backend])
             shots = int(self.rng.choice((500, 1000, 2000)) * self._shots_multiplier(project, now))
             self.jobs_submitted += 1
@@ -240,10 +283,9 @@ class DemoRun:
             now = DEMO_START + timedelta(minutes=step * STEP_MINUTES)
             self.clock.set(now)
             minute = step * STEP_MINUTES
-            if minute % VALIDATE_EVERY_MINUTES == 0:
+            if minute % VALIDATE_EVERY_MINUTES == 0 and self.config.file.validation.enabled:
                 self._validate()
-            if minute % WORKLOAD_EVERY_MINUTES == 0:
-                self._workload(now)
+            self._workload(now, minute)
             self.recorder.flush()
             result = self.cycle.tick(now)
             self._track_alerts(now, result.flush.sent)
@@ -256,12 +298,13 @@ class DemoRun:
         rows = []
         alerts = sorted(self.fired, key=lambda a: a.started_at)
         end = self.clock.now()
-        for fault in self.world.faults:
+        for fault in sorted(self.world.faults, key=_mode_order):
             if fault.injected_at >= end:
                 continue
             match = _first_match(fault, alerts, end)
             rows.append(
                 ScorecardRow(
+                    failure_mode=failure_mode_id(fault.fault),
                     fault=fault.fault,
                     backend=fault.backend,
                     injected_at=fault.injected_at.isoformat(),
@@ -278,14 +321,16 @@ class DemoRun:
         return rows
 
     def unexpected_alerts(self) -> list[FiredAlert]:
-        """Alerts on a backend that no injected fault of a matching kind explains,
-        at that time, on that backend (false alarms)."""
+        """Alerts on a backend that no injected fault explains (false alarms): a fault
+        explains an alert of a kind in its EXPLAINED_KINDS, on its backend (or any, for
+        an account-wide fault), starting while it lasts or within DETECTION_GRACE."""
         out = []
         for a in self.fired:
             if a.backend is None:
                 continue
             explained = any(
-                (f.backend in (None, a.backend))
+                a.kind in EXPLAINED_KINDS.get(f.fault, frozenset({f.fault}))
+                and (f.backend in (None, a.backend))
                 and f.injected_at
                 <= a.started_at
                 <= (f.ended_at or self.clock.now()) + DETECTION_GRACE
@@ -348,13 +393,76 @@ def _first_match(
     return None
 
 
-def run_demo(*, out: Path, days: float, as_json: bool, serve: bool, port: int) -> int:
-    # Piped output (CI logs, `make demo | tee`) has no terminal width; rich would
-    # assume 80 columns and truncate the scorecard.
-    stream = sys.stderr if as_json else sys.stdout
-    console = Console(stderr=as_json, width=None if stream.isatty() else 120)
+def demo_router(config: Config, store: Store, clock: VirtualClock, stream: Any) -> Router:
+    """The config's routing (routes, grouping, inhibition, maintenance windows) with
+    every receiver, fallback ones included, replaced by a console receiver of the same
+    name writing to ``stream``: a demo shows who would be notified and notifies no one."""
+    names = [r.name for r in config.file.alerting.receivers]
+    names += [n for n in config.routing.fallback_receivers if n not in names]
+    notifiers = [ConsoleNotifier(name, stream=stream) for name in names]
+    return Router(config.routing, notifiers, state=AlertStateStore(store), clock=clock)
+
+
+def _mode_order(fault: InjectedFault) -> tuple[int, datetime]:
+    """F1..F8 first, in their order; other faults after them, by time."""
+    rank = FAILURE_MODES.index(fault.fault) if fault.fault in FAILURE_MODES else len(FAILURE_MODES)
+    return rank, fault.injected_at
+
+
+SCORECARD_COLUMNS = (
+    Column("F", 0),
+    Column("fault", 1),
+    Column("detected", 2),
+    Column("backend", 3),
+    Column("injected", 4),
+    Column("after", 5, justify="right"),
+    Column("severity", 6),
+    Column("alert", 7),
+)
+
+
+def scorecard_table(rows: list[ScorecardRow], title: str, *, width: int, wide: bool) -> Table:
+    """The scorecard as a table that fits ``width`` (lowest-priority columns hidden and
+    named in the caption, never folded mid-word)."""
+    cells = [
+        [
+            r.failure_mode or "-",
+            r.fault,
+            "yes" if r.detected else "NO",
+            r.backend or "(all)",
+            f"{datetime.fromisoformat(r.injected_at):%a %H:%M}",
+            f"{r.delay_minutes:.0f} min" if r.delay_minutes is not None else "",
+            r.severity or "",
+            r.alert or "",
+        ]
+        for r in rows
+    ]
+    return fit_table(title, SCORECARD_COLUMNS, cells, width=width, wide=wide)
+
+
+def run_demo(
+    *,
+    out: Path,
+    days: float,
+    as_json: bool,
+    serve: bool,
+    port: int,
+    config_path: Path | None = None,
+    wide: bool = False,
+) -> int:
+    """Run the demo and print its scorecard (JSON rows with ``as_json``); 0 when every
+    injected fault was detected and nothing else alerted on a backend, else 1.
+
+    ``config_path``: the user's qsre.yaml (see the module docstring for what of it is
+    used); None runs the embedded default. ``wide`` shows every scorecard column
+    whatever the terminal's width. Raises ConfigError for a bad config file.
+    """
+    config = load_config(config_path) if config_path is not None else None
+    # Rich measures the terminal (COLUMNS, else the tty's size) and assumes 80 columns
+    # when there is none (a pipe, CI): the scorecard is laid out to fit that width.
+    console = Console(stderr=as_json)
     t0 = time.monotonic()
-    demo = DemoRun(out, days)
+    demo = DemoRun(out, days, config=config)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -379,31 +487,13 @@ def run_demo(*, out: Path, days: float, as_json: bool, serve: bool, port: int) -
             + "\n"
         )
     else:
-        table = Table(title=f"qsre demo scorecard: {days:g} simulated days in {elapsed:.0f} s")
-        for col in (
-            "fault",
-            "backend",
-            "injected",
-            "detected",
-            "after",
-            "alert",
-            "severity",
-        ):
-            table.add_column(col)
-        for r in card:
-            table.add_row(
-                r.fault,
-                r.backend or "(all)",
-                r.injected_at[5:16].replace("T", " "),
-                "[green]yes[/]" if r.detected else "[red]NO[/]",
-                f"{r.delay_minutes:.0f} min" if r.delay_minutes is not None else "",
-                r.alert or "",
-                r.severity or "",
-            )
-        console.print(table)
+        title = f"qsre demo scorecard: {days:g} simulated days in {elapsed:.0f} s"
+        table = scorecard_table(card, title, width=console.width, wide=wide)
+        print_table(console, table, wide=wide)
         for r in card:
             if r.runbook:
-                console.print(f"runbook for {r.fault}: {r.runbook}", overflow="fold")
+                # soft_wrap: a link is never cut by an inserted line break.
+                console.print(f"{r.failure_mode or r.fault} runbook: {r.runbook}", soft_wrap=True)
         console.print(
             f"{demo.jobs_submitted} workload jobs ({demo.jobs_failed} failed as injected), "
             f"{demo.validation_runs} validation suite runs, {len(demo.fired)} alerts fired, "
@@ -411,8 +501,14 @@ def run_demo(*, out: Path, days: float, as_json: bool, serve: bool, port: int) -
         )
         for a in unexpected:
             console.print(f"  [yellow]unexpected:[/] {a.labels} at {a.started_at.isoformat()}")
+        receivers = ", ".join(n.name for n in demo.router.notifiers.values())
+        console.print(
+            f"notifications for receivers {receivers} were written to the alert log only "
+            "(a demo contacts no receiver)"
+        )
+        console.print(f"config: {demo.config.source}")
         for key, value in paths.items():
-            console.print(f"{key}: {value}")
+            console.print(f"{key}: {value}", soft_wrap=key != "dashboard_files")
     if serve:
         _serve(demo, port, console)
     return 0 if all(r.detected for r in card) and not unexpected else 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runbooks.catalog import (
+    FAILURE_MODES,
     REQUIRED_SECTIONS,
     RUNBOOK_KINDS,
     InvalidRunbook,
@@ -10,13 +11,17 @@ from runbooks.catalog import (
     RunbookError,
     UnknownRunbook,
     all_runbooks,
+    failure_mode_id,
     index_markdown,
+    installed_runbook_base,
     render,
+    runbook_base,
     runbook_for,
     runbook_url,
 )
 
 __all__ = [
+    "FAILURE_MODES",
     "REQUIRED_SECTIONS",
     "RUNBOOK_KINDS",
     "InvalidRunbook",
@@ -24,8 +29,11 @@ __all__ = [
     "RunbookError",
     "UnknownRunbook",
     "all_runbooks",
+    "failure_mode_id",
     "index_markdown",
+    "installed_runbook_base",
     "render",
+    "runbook_base",
     "runbook_for",
     "runbook_url",
 ]

@@ -38,6 +38,25 @@ RUNBOOK_KINDS: tuple[str, ...] = (
     "evaluation_stalled",
 )
 
+# The failure modes qsre is built to catch, numbered F1..F8 in this order (the numbers
+# code comments, the docs and the `qsre demo` scorecard use). Each one is an alert kind.
+FAILURE_MODES: tuple[str, ...] = (
+    "queue_overload",
+    "calibration_drift",
+    "network_blips",
+    "auth_failure",
+    "simulator_divergence",
+    "billing_spike",
+    "result_corruption",
+    "resource_exhaustion",
+)
+
+
+def failure_mode_id(kind: str) -> str | None:
+    """``"F1"``..``"F8"`` for a failure-mode alert kind; None for any other kind."""
+    return f"F{FAILURE_MODES.index(kind) + 1}" if kind in FAILURE_MODES else None
+
+
 # Every runbook has these sections (as "## <name>" headings), in this order.
 REQUIRED_SECTIONS: tuple[str, ...] = (
     "Symptoms",
@@ -145,19 +164,48 @@ def all_runbooks() -> tuple[Runbook, ...]:
     return tuple(runbook_for(kind) for kind in RUNBOOK_KINDS)
 
 
-def runbook_url(kind: str, base_url: str) -> str:
-    """Where the runbook for `kind` is published: base_url joined with `<kind>.md`.
+def installed_runbook_base() -> str:
+    """The ``file://`` URI of the directory holding the installed runbook files (with a
+    trailing slash): where runbook links point when no base URL is configured."""
+    return RUNBOOK_DIR.as_uri() + "/"
+
+
+def runbook_base(base_url: str | None) -> str:
+    """The base URL runbook links are built on: ``base_url`` (the deployment's
+    ``links.runbook_base_url``, checked) or, when it is empty or None, the installed
+    runbook directory, so that links work offline and with no configuration.
+
+    A set ``base_url`` must be an http(s) or file URL without query or fragment;
+    InvalidRunbook otherwise."""
+    if not base_url:
+        return installed_runbook_base()
+    parts = urlsplit(base_url)
+    if (
+        parts.scheme not in ("http", "https", "file")
+        or (parts.scheme != "file" and not parts.netloc)
+        or parts.query
+        or parts.fragment
+    ):
+        raise InvalidRunbook(
+            "runbook base URL",
+            "base_url",
+            base_url,
+            "an http(s) or file URL without query or fragment (or empty: the installed files)",
+        )
+    return base_url.rstrip("/") + "/"
+
+
+def runbook_url(kind: str, base_url: str | None = None) -> str:
+    """Where the runbook for `kind` is: ``runbook_base(base_url)`` joined with `<kind>.md`.
 
     `base_url` is the deployment's setting (e.g.
-    https://github.com/org/qsre/blob/main/runbooks/); a missing trailing slash is added.
+    https://github.com/org/qsre/blob/main/runbooks/; a missing trailing slash is added);
+    empty or None gives the installed file, e.g.
+    file:///.../site-packages/runbooks/queue_overload.md (`qsre runbook show KIND`
+    prints the same text).
     """
     runbook = runbook_for(kind)
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise InvalidRunbook(
-            "runbook base URL", "base_url", base_url, "an http(s) URL without query or fragment"
-        )
-    return base_url.rstrip("/") + "/" + runbook.file_name
+    return runbook_base(base_url) + runbook.file_name
 
 
 def render(kind: str) -> Markdown:

@@ -48,6 +48,7 @@ from typing import Any
 import yaml
 from prometheus_client.utils import floatToGoString
 
+from runbooks.catalog import runbook_url
 from slo.policy import Policy, get_policy
 from slo.spec import SLO
 from slo.windows import factor_period_s, prom_duration
@@ -138,7 +139,8 @@ def build_rules(
 ) -> dict[str, Any]:
     """YAML-ready ``{"groups": [...]}`` for every SLO that maps onto the metrics.
 
-    ``runbook_url`` is the SLO's override or ``<runbook_base_url>/<kind>.md``;
+    ``runbook_url`` is the SLO's override or ``<runbook_base_url>/<kind>.md`` (an empty
+    base: the installed runbook file, see ``runbooks.runbook_url``);
     ``dashboard_url`` (``<dashboard_base_url>/<slo>``) is added when a base is given.
     With ``evaluation_interval_s`` (the daemon's), a ``qsre-daemon`` group watches the
     watcher: ``QsreEvaluationStalled`` (see ``stall_group``).
@@ -178,7 +180,7 @@ def stall_group(evaluation_interval_s: float, runbook_base_url: str) -> dict[str
                 f"({STALL_INTERVALS} evaluation intervals): burn-rate and failure-mode alerts "
                 "are not being raised or routed."
             ),
-            "runbook_url": f"{runbook_base_url.rstrip('/')}/evaluation_stalled.md",
+            "runbook_url": runbook_url("evaluation_stalled", runbook_base_url),
         },
     }
     return {"name": "qsre-daemon", "rules": [rule]}
@@ -269,7 +271,7 @@ def _group(slo: SLO, policy: Policy, runbook_base: str, dashboard_base: str) -> 
                 f"{slo.description or slo.name}: error ratio above the {policy.name} "
                 f"{tier.severity} burn-rate thresholds (objective {slo.objective:g})."
             ),
-            "runbook_url": slo.runbook_url or f"{runbook_base.rstrip('/')}/{kind}.md",
+            "runbook_url": slo.runbook_url or runbook_url(kind, runbook_base),
         }
         if dashboard_base:
             annotations["dashboard_url"] = f"{dashboard_base.rstrip('/')}/{slo.name}"

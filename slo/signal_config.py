@@ -14,7 +14,8 @@ seconds (``window_s: 300``) or duration strings (``window_s: 5m``). Example::
         backend_down:        {window_s: 10m, min_ratio: 0.9, min_count: 3}
         billing_spike:       {window_s: 1h, baseline_days: 7, min_baseline_days: 3,
                               factor: 3.0, min_usd: 10}
-        resource_exhaustion: {spool_full_ratio: 0.8, recorder_errors: 10}
+        resource_exhaustion: {window_s: 30m, min_count: 3, spool_full_ratio: 0.8,
+                              recorder_errors: 10}
         calibration_drift:   {max_age_s: 3d}
         simulator_divergence: {max_age_s: 3d}
 
@@ -161,9 +162,16 @@ class BillingSpikeConfig(_Section):
 
 
 class ResourceExhaustionConfig(_Section):
-    """From the daemon's HealthSnapshot: spool at >= spool_full_ratio of its limit,
-    >= recorder_errors recent recorder failures, or the store unreachable."""
+    """Two halves. A backend's: >= min_count jobs failing with error_class resource (a
+    simulator without the memory for them, Aer's "Insufficient memory") within
+    window_s, one alert per backend. qsre's own, from the daemon's HealthSnapshot:
+    spool at >= spool_full_ratio of its limit, >= recorder_errors recent recorder
+    failures, or the store unreachable."""
 
+    window_s: float = Field(default=1800.0, gt=0)
+    # One oversized circuit is its submitter's problem; a backend that keeps running
+    # out of memory (a leaking host, a co-tenant) is the platform's.
+    min_count: int = Field(default=3, ge=1)
     spool_full_ratio: float = Field(default=0.8, gt=0, le=1)
     recorder_errors: int = Field(default=10, ge=1)
 

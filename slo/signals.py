@@ -25,8 +25,10 @@ Signals and what they look at (thresholds in ``slo.signal_config``):
   alerts of the same backend.
 - billing_spike: a project's spend in the last hour vs the median of the same hour on
   the previous days; silent until enough days of history exist.
-- resource_exhaustion: from the daemon's ``HealthSnapshot`` (spool filling up,
-  recorder errors, store unreachable).
+- resource_exhaustion: a backend failing jobs with error_class ``resource`` (a
+  simulator out of memory, failure mode F8), one alert per backend; and qsre's own,
+  from the daemon's ``HealthSnapshot`` (spool filling up, recorder errors, store
+  unreachable), one alert without a backend label.
 - calibration_drift / simulator_divergence: the latest evaluated validation run of each
   backend (table ``validation_runs``, owned by validators, read by name) has circuits
   with ``drift`` / ``diverged`` true. Runs made only of failed jobs are skipped, so an
@@ -166,6 +168,7 @@ class _BackendCounts:
     auth: int = 0
     corrupt: int = 0
     quota: int = 0
+    resource: int = 0
     blips: int = 0
     blips_total: int = 0
     down: int = 0
@@ -236,6 +239,7 @@ _JOB_WINDOWS = (
     "auth_failure",
     "result_corruption",
     "quota_breach",
+    "resource_exhaustion",
     "network_blips",
     "queue_overload",
     "backend_down",
@@ -263,6 +267,7 @@ def _job_counts_query(down_classes: tuple[str, ...]) -> Any:
             _count(and_(within("auth_failure"), t.error_class == "auth")),
             _count(and_(within("result_corruption"), t.error_class == "result_corrupt")),
             _count(and_(within("quota_breach"), t.error_class == "quota")),
+            _count(and_(within("resource_exhaustion"), t.error_class == "resource")),
             _count(
                 and_(
                     within("network_blips"),
@@ -420,8 +425,43 @@ def _job_signals(
                     annotations=links.annotations(kind, backend=backend),
                 )
             )
+        alerts += _backend_resources(conn, backend, c, now, config, links)
         alerts += _backend_health(conn, backend, c, now, config, links)
     return alerts
+
+
+def _backend_resources(
+    conn: Connection,
+    backend: str,
+    c: _BackendCounts,
+    now: datetime,
+    config: SignalConfig,
+    links: _Links,
+) -> list[Alert]:
+    """The backend half of resource_exhaustion: its jobs fail for lack of memory."""
+    cfg = config.resource_exhaustion
+    if not cfg.enabled or c.resource < cfg.min_count:
+        return []
+    since = _since(now, cfg.window_s)
+    last = _last_error(conn, backend, "resource", since, now)
+    return [
+        make_alert(
+            "resource_exhaustion",
+            severity=cfg.severity,
+            labels={"backend": backend},
+            summary=(
+                f"{c.resource} jobs on {backend} ran out of resources in the last "
+                f"{window_text(cfg.window_s)}"
+            ),
+            description=(
+                f"{c.resource} job(s) on backend {backend} failed with error_class resource "
+                f"(the backend lacked the memory to run them) between "
+                f"{since:%Y-%m-%d %H:%M:%S} and {now:%H:%M:%S} UTC (threshold "
+                f"{cfg.min_count})." + (f" Latest error: {last}" if last else "")
+            ),
+            annotations=links.annotations("resource_exhaustion", backend=backend),
+        )
+    ]
 
 
 def _backend_health(

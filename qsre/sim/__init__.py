@@ -7,6 +7,7 @@ from qsre.sim.config import SimBackendConfig, build_sim_backend
 from qsre.sim.errors import (
     InjectedAuthError,
     InjectedBackendOutage,
+    InjectedResourceExhausted,
     InjectedTransientError,
     SimConfigError,
     SimError,
@@ -19,6 +20,7 @@ __all__ = [
     "InjectedAuthError",
     "InjectedBackendOutage",
     "InjectedFault",
+    "InjectedResourceExhausted",
     "InjectedTransientError",
     "NoiseParams",
     "SimBackend",

@@ -23,12 +23,13 @@ from qiskit.result import Result
 from qiskit.transpiler import Target
 from qiskit_aer import AerSimulator
 
-from collector.clock import Clock, SystemClock
+from collector.clock import Clock, SystemClock, sleep_on
 from qsre.sim.config import (
     AuthFault,
     CorruptResultFault,
     FirmwareBugFault,
     OutageFault,
+    OutOfMemoryFault,
     QueueDelayFault,
     TransientFault,
 )
@@ -36,6 +37,7 @@ from qsre.sim.drift import Drift, last_calibration, params_at
 from qsre.sim.errors import (
     InjectedAuthError,
     InjectedBackendOutage,
+    InjectedResourceExhausted,
     InjectedTransientError,
     SimConfigError,
 )
@@ -49,7 +51,11 @@ class SimJob(JobV1):
     """A finished simulation presented on a virtual timeline.
 
     ``status()`` follows virtual time (QUEUED until ``running``, RUNNING until
-    ``finished``); ``result()`` never blocks, since the simulation already ran.
+    ``finished``); ``result()`` of a job that succeeds never blocks, since the
+    simulation already ran. A job that fails raises from ``result()`` only once it has
+    ended (the clock sleeps until ``finished``, advancing a virtual clock), as a
+    provider's blocking ``result()`` does: its status is then ERROR, which is what
+    tells a caller that the error is the job's outcome and not a failed fetch.
     """
 
     def __init__(
@@ -88,8 +94,10 @@ class SimJob(JobV1):
         return JobStatus.ERROR if self._error is not None else JobStatus.DONE
 
     def result(self) -> Result:
-        self._sim().check_outage(self._sim().clock.now())
+        clock = self._sim().clock
+        self._sim().check_outage(clock.now())
         if self._error is not None:
+            sleep_on(clock, (self.finished_at - clock.now()).total_seconds())
             raise self._error
         assert self._result is not None
         return self._result
@@ -252,22 +260,43 @@ class SimBackend(BackendV2):
                 for f in active(self.faults, CorruptResultFault, now)
                 if self._rng.random() < f.probability
             ]
+            # (index, circuit) of the first circuit the host has no memory for.
+            starved = next(
+                (
+                    (i, qc)
+                    for f in active(self.faults, OutOfMemoryFault, now)
+                    for i, qc in enumerate(circuits)
+                    if qc.num_qubits >= f.min_qubits and self._rng.random() < f.probability
+                ),
+                None,
+            )
             if run_options.get("seed_simulator") is None:
                 run_options["seed_simulator"] = int(self._rng.integers(0, 2**31 - 1))
             self._job_count += 1
             job_id = f"{self.name}-{self._job_count:07d}"
-            bugs = active(self.faults, FirmwareBugFault, now)
-            played = [self._play(qc, bugs) for qc in circuits]
-            result = self._simulator(self.actual_params(now)).run(played, **run_options).result()
-        result.backend_name = self.name
-        result.job_id = job_id
-        if corrupt:
-            result = corrupt_result(result, corrupt[0].mode)
-        error = (
-            InjectedTransientError(f"503 Service Unavailable: job {job_id} failed on {self.name}")
-            if failing
-            else None
-        )
+            result: Result | None = None
+            if starved is None:
+                bugs = active(self.faults, FirmwareBugFault, now)
+                played = [self._play(qc, bugs) for qc in circuits]
+                simulator = self._simulator(self.actual_params(now))
+                result = simulator.run(played, **run_options).result()
+        error: Exception | None = None
+        if starved is not None:
+            # Aer's own wording, which is also what the collector classifies as resource.
+            index, circuit = starved
+            error = InjectedResourceExhausted(
+                f"ERROR: [Experiment {index}] Insufficient memory to run circuit "
+                f"{circuit.name} using the density_matrix simulator (job {job_id} on {self.name})"
+            )
+        elif failing:
+            error = InjectedTransientError(
+                f"503 Service Unavailable: job {job_id} failed on {self.name}"
+            )
+        if result is not None:
+            result.backend_name = self.name
+            result.job_id = job_id
+            if corrupt:
+                result = corrupt_result(result, corrupt[0].mode)
         queue_s = self.queue_seconds + sum(
             f.extra_queue_seconds for f in active(self.faults, QueueDelayFault, now)
         )

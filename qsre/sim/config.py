@@ -168,13 +168,25 @@ class CorruptResultFault(_Window):
     mode: Literal["drop_shots", "wrong_width"] = "drop_shots"
 
 
+class OutOfMemoryFault(_Window):
+    """With ``probability``, a job with a circuit of at least ``min_qubits`` qubits fails
+    as Aer fails one its host has no memory for ("Insufficient memory to run circuit"):
+    the job is accepted, then ends in ERROR and result() raises (error class
+    resource). A leaking co-tenant on the simulator host, for instance."""
+
+    kind: Literal["out_of_memory"] = "out_of_memory"
+    probability: float = Field(default=1.0, gt=0, le=1)
+    min_qubits: int = Field(default=1, ge=1)
+
+
 FaultSpec = Annotated[
     QueueDelayFault
     | TransientFault
     | AuthFault
     | OutageFault
     | FirmwareBugFault
-    | CorruptResultFault,
+    | CorruptResultFault
+    | OutOfMemoryFault,
     Field(discriminator="kind"),
 ]
 

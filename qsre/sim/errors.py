@@ -33,6 +33,12 @@ class InjectedAuthError(SimError, PermissionError):
     qsre_error_class = "auth"
 
 
+class InjectedResourceExhausted(SimError, RuntimeError):
+    """The simulator had no memory for the job (Aer's "Insufficient memory")."""
+
+    qsre_error_class = "resource"
+
+
 class InjectedBackendOutage(SimError, RuntimeError):
     """The backend is down: every call fails until the outage ends."""
 

@@ -14,6 +14,7 @@ from qsre.sim.config import (
     CorruptResultFault,
     FirmwareBugFault,
     OutageFault,
+    OutOfMemoryFault,
     QueueDelayFault,
     TransientFault,
 )
@@ -25,6 +26,7 @@ Fault = (
     | OutageFault
     | FirmwareBugFault
     | CorruptResultFault
+    | OutOfMemoryFault
 )
 F = TypeVar("F")
 

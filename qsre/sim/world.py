@@ -2,7 +2,11 @@
 
 Day N of the demo starts at ``start + (N - 1) days``. The list of
 :class:`InjectedFault` is the answer key the demo scorecard checks detection
-against; ``fault`` values are qsre alert kinds.
+against; ``fault`` values are qsre alert kinds, one per failure mode F1..F8
+(``runbooks.FAILURE_MODES``). Faults that end never overlap on one backend
+(account-wide faults count on every backend); the two that last to the end of the
+week (drift, firmware bug) overlap only faults of other alert kinds. So each alert
+has one explanation.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from qsre.sim.config import SimBackendConfig, build_sim_backend
 @dataclass(frozen=True)
 class InjectedFault:
     """One fault in the demo world. ``backend`` None means account-wide (every backend);
-    ``project``/``shots_multiplier`` describe workload faults the demo driver enacts."""
+    ``project``/``shots_multiplier`` describe workload faults the demo driver enacts;
+    ``workload_every_minutes`` makes every project submit to ``backend`` that often
+    while the fault lasts (busier traffic than the usual job every 15 minutes)."""
 
     fault: str
     backend: str | None
@@ -27,6 +33,7 @@ class InjectedFault:
     ended_at: datetime | None = None
     project: str | None = None
     shots_multiplier: float | None = None
+    workload_every_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,12 @@ class DemoWorld:
 
 
 STABLE, DRIFTING, FIRMWARE = "sim-stable", "sim-drifting", "sim-firmware"
+# network_blips needs >= 5 jobs hitting transient errors in 15 min on one backend
+# (alerting.signals defaults): the usual 3 jobs per 15 min cannot show that, so during
+# the blips the projects are busier, as the batch hours when blips hurt most are.
+BLIP_PROBABILITY = 0.6
+BLIP_WORKLOAD_EVERY_MINUTES = 5
+CORRUPT_PROBABILITY = 0.5
 
 
 def _day(start: datetime, day: int, hour: float = 0.0) -> datetime:
@@ -51,12 +64,17 @@ def _day(start: datetime, day: int, hour: float = 0.0) -> datetime:
 
 
 def demo_world(clock: Clock, start: datetime) -> DemoWorld:
-    """Stable backend; reported calibration drift from day 3; unreported firmware bug
-    from day 5; plus a queue spike, an auth outage and a billing spike."""
-    drift_at = _day(start, 3, 6)
-    bug_at = _day(start, 5, 4)
+    """Every failure mode F1..F8, in the week's order: network blips (day 2 morning),
+    a queue spike (day 2 afternoon), reported calibration drift from day 3, a backend
+    out of memory (day 3), an auth outage and corrupt results (day 4), an unreported
+    firmware bug from day 5 and a billing spike (day 6). Day 1 and day 7 are quiet."""
+    blips_at, blips_end = _day(start, 2, 9), _day(start, 2, 11)
     queue_at, queue_end = _day(start, 2, 14), _day(start, 2, 17)
+    drift_at = _day(start, 3, 6)
+    oom_at, oom_end = _day(start, 3, 14), _day(start, 3, 16)
     auth_at, auth_end = _day(start, 4, 9), _day(start, 4, 11)
+    corrupt_at, corrupt_end = _day(start, 4, 15), _day(start, 4, 17)
+    bug_at = _day(start, 5, 4)
     billing_at, billing_end = _day(start, 6, 13), _day(start, 6, 17)
     auth = {"kind": "auth", "start": auth_at, "end": auth_end}
     configs = [
@@ -72,6 +90,13 @@ def demo_world(clock: Clock, start: datetime) -> DemoWorld:
                     "extra_queue_seconds": 1800.0,
                 },
                 auth,
+                {
+                    "kind": "corrupt_result",
+                    "start": corrupt_at,
+                    "end": corrupt_end,
+                    "probability": CORRUPT_PROBABILITY,
+                    "mode": "drop_shots",
+                },
             ],
         },
         {
@@ -88,6 +113,14 @@ def demo_world(clock: Clock, start: datetime) -> DemoWorld:
             "seed": 33,
             "faults": [
                 {
+                    "kind": "transient",
+                    "start": blips_at,
+                    "end": blips_end,
+                    "probability": BLIP_PROBABILITY,
+                    "when": "submit",
+                },
+                {"kind": "out_of_memory", "start": oom_at, "end": oom_end},
+                {
                     "kind": "firmware_bug",
                     "start": bug_at,
                     "gate": "cx",
@@ -103,7 +136,23 @@ def demo_world(clock: Clock, start: datetime) -> DemoWorld:
     )
     faults = (
         InjectedFault(
+            "network_blips",
+            FIRMWARE,
+            blips_at,
+            f"{BLIP_PROBABILITY:.0%} of submissions fail with 503 for 2 h, while every "
+            f"project submits every {BLIP_WORKLOAD_EVERY_MINUTES} min",
+            blips_end,
+            workload_every_minutes=BLIP_WORKLOAD_EVERY_MINUTES,
+        ),
+        InjectedFault(
             "queue_overload", STABLE, queue_at, "30 min extra queue time for 3 h", queue_end
+        ),
+        InjectedFault(
+            "resource_exhaustion",
+            FIRMWARE,
+            oom_at,
+            "every job fails with Aer's 'Insufficient memory' for 2 h",
+            oom_end,
         ),
         InjectedFault(
             "calibration_drift",
@@ -112,6 +161,14 @@ def demo_world(clock: Clock, start: datetime) -> DemoWorld:
             "reported recalibration: cx_error 0.01 -> 0.035, readout_error 0.02 -> 0.06",
         ),
         InjectedFault("auth_failure", None, auth_at, "401 on every submission for 2 h", auth_end),
+        InjectedFault(
+            "result_corruption",
+            STABLE,
+            corrupt_at,
+            f"{CORRUPT_PROBABILITY:.0%} of results lose a tenth of their top outcome's shots "
+            "for 2 h",
+            corrupt_end,
+        ),
         InjectedFault(
             "simulator_divergence",
             FIRMWARE,

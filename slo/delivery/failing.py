@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from runbooks.catalog import runbook_url
 from slo.alert_state import ReceiverState
 from slo.alerts import Alert, make_alert
 
@@ -21,7 +22,8 @@ ANSWER_MAX_CHARS = 500
 def failing_alerts(
     states: Iterable[ReceiverState], exclude: Iterable[str] = (), *, runbook_base_url: str = ""
 ) -> list[Alert]:
-    """One alert per receiver (not in ``exclude``) whose last attempt failed."""
+    """One alert per receiver (not in ``exclude``) whose last attempt failed; its runbook
+    link is built on ``runbook_base_url`` (empty: the installed runbook file)."""
     skip = set(exclude)
     errors: dict[str, str] = {}
     for st in states:
@@ -32,7 +34,7 @@ def failing_alerts(
             KIND,
             labels={"receiver": receiver},
             summary=f"Notifications to receiver {receiver} are failing",
-            runbook_url=(f"{runbook_base_url.rstrip('/')}/{KIND}.md" if runbook_base_url else ""),
+            runbook_url=runbook_url(KIND, runbook_base_url),
             annotations={
                 "description": (
                     f"The last notification to {receiver} failed; receiver answered: "

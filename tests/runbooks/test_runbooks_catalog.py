@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from rich.console import Console
 from rich.markdown import Markdown
 
 from runbooks import (
+    FAILURE_MODES,
     RUNBOOK_KINDS,
     InvalidRunbook,
     UnknownRunbook,
     all_runbooks,
+    failure_mode_id,
     index_markdown,
     render,
     runbook_for,
@@ -91,8 +93,36 @@ def test_runbook_urls_are_well_formed(base):
         assert "//" not in parts.path and " " not in url
 
 
+@pytest.mark.parametrize("base", ["", None])
+def test_without_a_base_url_links_open_the_installed_runbook_file(base):
+    """Offline by default: the link is a file:// URI of the very file `qsre runbook
+    show` renders, so it opens with no network and no configuration."""
+    for kind in RUNBOOK_KINDS:
+        url = runbook_url(kind, base)
+        parts = urlsplit(url)
+        assert parts.scheme == "file" and url.endswith(f"/{kind}.md")
+        path = Path(unquote(parts.path))
+        assert path == runbook_for(kind).path and path.is_file()
+        assert runbook_for(kind).markdown in path.read_text(encoding="utf-8")
+
+
+def test_a_file_base_url_is_accepted_as_given():
+    assert runbook_url("queue_overload", "file:///srv/runbooks") == (
+        "file:///srv/runbooks/queue_overload.md"
+    )
+
+
+def test_failure_modes_are_numbered_alert_kinds_with_runbooks():
+    assert len(FAILURE_MODES) == len(set(FAILURE_MODES)) == 8
+    assert set(FAILURE_MODES) <= set(RUNBOOK_KINDS)
+    assert [failure_mode_id(k) for k in FAILURE_MODES] == [f"F{i}" for i in range(1, 9)]
+    assert failure_mode_id("queue_overload") == "F1"
+    assert failure_mode_id("resource_exhaustion") == "F8"
+    assert failure_mode_id("backend_down") is None
+
+
 @pytest.mark.parametrize(
-    "base", ["github.com/org/qsre", "ftp://x/runbooks/", "https://x/rb?ref=main", ""]
+    "base", ["github.com/org/qsre", "ftp://x/runbooks/", "https://x/rb?ref=main", "https://"]
 )
 def test_bad_base_url_names_the_setting(base):
     with pytest.raises(InvalidRunbook, match="base_url"):

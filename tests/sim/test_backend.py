@@ -12,6 +12,7 @@ from collector.clock import VirtualClock
 from qsre.sim import (
     InjectedAuthError,
     InjectedBackendOutage,
+    InjectedResourceExhausted,
     InjectedTransientError,
     NoiseParams,
     SimBackend,
@@ -20,6 +21,7 @@ from qsre.sim.config import (
     AuthFault,
     CorruptResultFault,
     OutageFault,
+    OutOfMemoryFault,
     PeriodicDrift,
     QueueDelayFault,
     StepDrift,
@@ -232,6 +234,47 @@ def test_corrupted_results(mode: str) -> None:
         assert sum(counts.values()) < 1000
     else:
         assert sum(counts.values()) == 1000 and {len(k) for k in counts} == {4}
+
+
+def test_out_of_memory_fails_jobs_the_way_aer_does_and_is_recorded_as_resource(
+    tmp_path,
+) -> None:
+    """F8: the job is accepted, ends in ERROR, and result() raises Aer's "Insufficient
+    memory"; through the proxy it is one failed job of error class resource (not a
+    job left queued, not the caller's invalid input)."""
+    from sqlalchemy import select
+
+    from collector.proxy import ExecutionProxy
+    from collector.recorder import spool_recorder
+    from collector.schema import JobRow
+    from collector.store import Store
+
+    clock = VirtualClock(START)
+    backend = SimBackend(
+        "oom",
+        clock=clock,
+        faults=[OutOfMemoryFault(start=START + HOUR, end=START + 2 * HOUR, min_qubits=3)],
+    )
+    assert sum(backend.run(readout0(3), shots=10).result().get_counts().values()) == 10
+    clock.set(START + HOUR)
+    small = backend.run(readout0(2), shots=10)  # fits: fewer than min_qubits
+    assert sum(small.result().get_counts().values()) == 10
+    job = backend.run(readout0(3), shots=10)
+    with pytest.raises(InjectedResourceExhausted, match="Insufficient memory to run circuit"):
+        job.result()
+    assert job.status() is JobStatus.ERROR
+
+    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
+    recorder = spool_recorder(store)
+    proxy = ExecutionProxy(backend, store=store, project="p", clock=clock, recorder=recorder)
+    with pytest.raises(InjectedResourceExhausted):
+        proxy.run(readout0(3), shots=10).result()
+    recorder.flush()
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(JobRow.status, JobRow.error_class)).all()
+    assert rows == [("error", "resource")]
+    clock.set(START + 2 * HOUR)
+    assert sum(backend.run(readout0(3), shots=10).result().get_counts().values()) == 10
 
 
 def test_sampler_primitive_runs_on_the_sim() -> None:

@@ -11,6 +11,7 @@ from collector.clock import VirtualClock
 from qsre.sim import InjectedAuthError, SimBackendConfig, build_sim_backend, demo_world
 from qsre.sim.config import FirmwareBugFault
 from qsre.sim.faults import firmware_affects
+from runbooks.catalog import FAILURE_MODES
 from validators.circuits import build_suite
 from validators.reference import predicted_distribution, transpile_reference
 
@@ -82,14 +83,8 @@ def test_demo_world_backends_and_answer_key() -> None:
     clock = VirtualClock(START)
     world = demo_world(clock, START)
     assert [b.name for b in world.backends] == ["sim-stable", "sim-drifting", "sim-firmware"]
-    kinds = {f.fault for f in world.faults}
-    assert kinds == {
-        "queue_overload",
-        "calibration_drift",
-        "auth_failure",
-        "simulator_divergence",
-        "billing_spike",
-    }
+    # One fault per failure mode F1..F8, each an alert kind.
+    assert sorted(f.fault for f in world.faults) == sorted(FAILURE_MODES)
     by_kind = {f.fault: f for f in world.faults}
     assert by_kind["calibration_drift"].injected_at >= START + timedelta(days=2)
     assert by_kind["simulator_divergence"].injected_at >= START + timedelta(days=4)
@@ -105,6 +100,72 @@ def test_demo_world_backends_and_answer_key() -> None:
     for backend in world.backends:
         with pytest.raises(InjectedAuthError):
             backend.run(transpile_reference(build_suite({"circuits": ["bell"]}, 5)[0], backend))
+
+
+def test_demo_faults_on_one_backend_have_one_explanation_each() -> None:
+    """Each alert in the demo has one explanation: faults that end never share a
+    backend (account-wide ones count on every backend) at the same time, grace
+    included; the ones that last (drift, firmware bug) only overlap faults whose alert
+    kinds they do not explain."""
+    from qsre.demo import DETECTION_GRACE, EXPLAINED_KINDS
+
+    clock = VirtualClock(START)
+    world = demo_world(clock, START)
+    end_of_week = START + timedelta(days=7)
+    faults = list(world.faults)
+    for i, a in enumerate(faults):
+        for b in faults[i + 1 :]:
+            if a.backend is not None and b.backend is not None and a.backend != b.backend:
+                continue
+            a_end = (a.ended_at or end_of_week) + DETECTION_GRACE
+            b_end = (b.ended_at or end_of_week) + DETECTION_GRACE
+            if a_end <= b.injected_at or b_end <= a.injected_at:
+                continue
+            assert a.ended_at is None or b.ended_at is None, (a.fault, b.fault)
+            assert not EXPLAINED_KINDS[a.fault] & EXPLAINED_KINDS[b.fault], (a.fault, b.fault)
+
+
+def test_demo_blips_resources_and_corruption_hit_their_backend_only() -> None:
+    """F3, F7 and F8 as the sim enacts them: 503s at submission, Aer's out-of-memory
+    failure, counts that lose shots; on their backend, in their window."""
+    from qsre.sim import InjectedResourceExhausted, InjectedTransientError
+
+    clock = VirtualClock(START)
+    world = demo_world(clock, START)
+    by_kind = {f.fault: f for f in world.faults}
+    bell = build_suite({"circuits": ["bell"]}, 5)[0]
+
+    blips = by_kind["network_blips"]
+    clock.set(blips.injected_at)
+    target = world.backend(blips.backend)
+    compiled = transpile_reference(bell, target)
+    failures = 0
+    for _ in range(50):
+        try:
+            target.run(compiled, shots=100)
+        except InjectedTransientError:
+            failures += 1
+    assert 15 <= failures <= 45
+    assert blips.workload_every_minutes and blips.workload_every_minutes < 15
+    for other in world.backends:
+        if other.name != blips.backend:
+            other.run(transpile_reference(bell, other), shots=100).result()
+
+    oom = by_kind["resource_exhaustion"]
+    clock.set(oom.injected_at)
+    target = world.backend(oom.backend)
+    with pytest.raises(InjectedResourceExhausted):
+        target.run(transpile_reference(bell, target), shots=100).result()
+
+    corrupt = by_kind["result_corruption"]
+    clock.set(corrupt.injected_at)
+    target = world.backend(corrupt.backend)
+    compiled = transpile_reference(bell, target)
+    totals = [
+        sum(target.run(compiled, shots=1000).result().get_counts().values()) for _ in range(20)
+    ]
+    assert any(t < 1000 for t in totals) and any(t == 1000 for t in totals)
+    assert clock.now() < oom.ended_at + timedelta(days=1)  # nothing above moved the week on
 
 
 def test_demo_firmware_bug_hits_cx_heavy_circuits_after_day_5() -> None:

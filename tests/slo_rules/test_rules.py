@@ -106,6 +106,21 @@ def test_contract_rule_names_and_alert_labels():
     assert "> 0.1344" in page["expr"] and "> 0.056" in page["expr"]
 
 
+def test_without_a_runbook_base_url_rules_link_the_installed_runbook_files():
+    from runbooks.catalog import runbook_for
+
+    groups = build_rules(_slos()[:1], "", evaluation_interval_s=60)["groups"]
+    links = {
+        r["labels"]["kind"]: r["annotations"]["runbook_url"]
+        for g in groups
+        for r in g["rules"]
+        if "alert" in r
+    }
+    assert set(links) == {"slo_burn_page", "slo_burn_ticket", "evaluation_stalled"}
+    for kind, url in links.items():
+        assert url == runbook_for(kind).path.as_uri(), url
+
+
 def test_recorded_values_match_the_sli_definitions(tmp_path, promtool):
     """1 h after start, with steady counters: job_success 2% errors (cancelled jobs
     ignored), queue latency 25% over 300 s, spend at twice the budgeted rate."""
