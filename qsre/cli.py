@@ -1035,7 +1035,13 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
         for c in checks:
             table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", c.detail)
         console.print(table)
-    if not all(c.ok for c in checks):
+    failing = [c.name for c in checks if not c.ok]
+    if failing:
+        # The table says why; this line is for scripts and for the eye at the bottom.
+        sys.stderr.write(
+            f"error: doctor: expected every check to pass, got {len(failing)} failing: "
+            f"{', '.join(failing)}\n"
+        )
         raise typer.Exit(1)
 
 

@@ -88,6 +88,16 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("demo", "--days", "x"), USAGE, "--days: expected a number"),
     (("run", "--db", DB, "--port", "99999"), USAGE, "--port: expected"),
     (("nosuchcommand",), USAGE, "expected a command, got 'nosuchcommand'"),
+    # the rest of the commands: a missing config, a bad value, an unwritable path
+    (("doctor", "-c", MISSING_CFG), RUNTIME, "1 failing: config"),
+    (("doctor", "--json", "x"), USAGE, "got 'x'"),
+    (("dashboards", "build", "-c", MISSING_CFG), USAGE, MISSING_CFG),
+    (("runbook", "list", "--json", "x"), USAGE, "got 'x'"),
+    (("init", "/nonexistent/dir/qsre.yaml"), RUNTIME, "/nonexistent/dir"),
+    (("run", "-c", MISSING_CFG), USAGE, MISSING_CFG),
+    (("jobs", "show"), USAGE, "qsre jobs show ID: expected a value"),
+    (("validate", "-c", MISSING_CFG, "--backend", "x"), USAGE, MISSING_CFG),
+    (("alerts", "test", "console", "-c", MISSING_CFG), USAGE, MISSING_CFG),
 ]
 
 

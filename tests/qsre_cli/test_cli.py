@@ -145,7 +145,8 @@ def test_doctor_checks_env_vars_without_printing_them(tmp_path, monkeypatch):
     monkeypatch.delenv("QSRE_TEST_PD_KEY", raising=False)
     missing = invoke("doctor", "-c", str(cfg), "--db", db, "--json")
     assert missing.exit_code == 1
-    checks = {c["name"]: c for c in json.loads(missing.output)}
+    checks = {c["name"]: c for c in json.loads(missing.stdout)}
+    assert "1 failing: receiver pd" in missing.stderr
     assert checks["receiver pd"]["ok"] is False and checks["store"]["ok"] is True
     monkeypatch.setenv("QSRE_TEST_PD_KEY", "s3cr3t-routing-key")
     ok = invoke("doctor", "-c", str(cfg), "--db", db, "--json")
