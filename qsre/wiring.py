@@ -141,7 +141,7 @@ class ValidationProxies:
         """A zero-argument backend factory (the scheduler's form) that adopts what it builds."""
         return lambda: self.adopt(spec, spec.build(self.clock))
 
-    def __call__(self, backend: Any, tags: dict[str, Any]) -> ExecutionProxy:
+    def _spec(self, backend: Any) -> BackendSpec:
         entry = self._specs.get(id(backend))
         if entry is None or entry[0] is not backend:
             raise ConfigError(
@@ -150,8 +150,17 @@ class ValidationProxies:
                 "a backend built from the config (its pricing and name are not known)",
                 getattr(backend, "name", type(backend).__name__),
             )
+        return entry[1]
+
+    def sampler_options(self, backend: Any) -> dict[str, Any]:
+        """How the runner records the suite when it runs through a sampler (IBM
+        hardware): the same name, prices and quotas as through ``backend.run``."""
+        spec = self._spec(backend)
+        return {"backend_name": spec.name, "pricing": spec.pricing, "quotas": spec.quotas}
+
+    def __call__(self, backend: Any, tags: dict[str, Any]) -> ExecutionProxy:
         return backend_proxy(
-            entry[1],
+            self._spec(backend),
             backend,
             store=self.store,
             clock=self.clock,

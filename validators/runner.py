@@ -112,6 +112,9 @@ RUNNER_STATE_VERSION = 1
 VERSION_COINCIDENCE_RUNS = 2
 
 ProxyFactory = Callable[[BackendV2, dict[str, Any]], BackendV2]
+# A proxy factory may also have ``sampler_options(backend) -> dict``: the keyword
+# arguments (pricing, quotas, backend_name) the sampler path records with, so that a
+# suite validated through a sampler costs what it costs through ``backend.run``.
 # backend -> an (uninstrumented) SamplerV2 that runs on it; the runner records it.
 SamplerFactory = Callable[[BackendV2], Any]
 VIA_CHOICES = ("auto", "backend", "sampler")
@@ -285,6 +288,10 @@ class ValidationRunner:
             if self._sampler_factory is not None
             else adapter_for(backend).sampler_for(backend)
         )
+        options: dict[str, Any] = {"backend_name": backend.name}
+        sampler_options = getattr(self._proxy_factory, "sampler_options", None)
+        if sampler_options is not None:
+            options.update(sampler_options(backend))
         sampler = instrument_sampler(
             inner,
             store=self.vstore.store,
@@ -292,7 +299,7 @@ class ValidationRunner:
             tags=tags,
             clock=self.clock,
             recorder=self._recorder,
-            backend_name=backend.name,
+            **options,
         )
         self._samplers[key] = (backend, sampler)
         return sampler

@@ -117,6 +117,24 @@ def test_validation_jobs_are_priced_with_their_backends_pricing(tmp_path):
     assert all(j.cost_usd >= 0.30 for j in jobs)
 
 
+def test_validation_through_a_sampler_is_priced_the_same(tmp_path):
+    """IBM hardware validates through SamplerV2: those jobs cost money too, at the
+    config's prices and under the config's name."""
+    data = yaml.safe_load(EMBEDDED_DEFAULT.read_text())
+    cost = {}
+    for via in ("backend", "sampler"):
+        data["backends"][0]["validation"] = {"via": via, "jobs": "per_suite"}
+        spec = parse_config(data, "qsre.yaml").backend("sim-stable")
+        store = Store(f"sqlite:///{tmp_path / f'{via}.db'}")
+        validate_backend(spec, store=store, clock=SystemClock())
+        assert spool_recorder(store).flush()
+        jobs = store.jobs(project=VALIDATION_PROJECT)
+        assert {j.backend for j in jobs} == {"sim-stable"}
+        cost[via] = sum(j.cost_usd for j in jobs)
+    # The same circuits and shots at the same prices (per circuit and per shot).
+    assert cost["sampler"] == pytest.approx(cost["backend"]) and cost["sampler"] > 1
+
+
 @pytest.mark.parametrize("text", ["", "# only a comment\n", "{}\n"])
 def test_an_empty_config_is_an_error(tmp_path, text):
     path = tmp_path / "qsre.yaml"
