@@ -1,8 +1,8 @@
 """The cost section: spend by backend, project and tag, per day, against the budget and
 against the previous four weeks (billing anomalies), and the cost of watching.
 
-Built from the SQL job groups of ``slo.report_jobs``; only the 4-week baseline is a
-query of its own (spend per project and local day).
+Built from the SQL job groups of ``slo.report_jobs`` (the week's and the 4 weeks'
+before it): no query of its own.
 """
 
 from __future__ import annotations
@@ -10,14 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from statistics import median
 
-from sqlalchemy import func, select
-
-from collector.schema import JobRow
-from collector.store import Store
-from slo.report_jobs import JobGroup, TagGroup, day_bucket, ratio
+from slo.report_jobs import JobGroup, TagGroup, ratio
 from slo.report_week import ReportWeek, local_day_starts
 from slo.spec import SLO
 from slo.windows import factor_period_s
@@ -44,7 +40,6 @@ TOP_SPENDERS = 5
 # VALIDATION_PROJECT; slo reads the store, never imports validators, and a test
 # checks the two are equal).
 VALIDATION_PROJECT = "qsre-validation"
-_J = JobRow.__table__
 _WEEK_S = 7 * 86400
 
 
@@ -134,23 +129,13 @@ def _daily(
     ]
 
 
-def baseline_spend(store: Store, week: ReportWeek) -> dict[str, list[float]]:
-    """Project -> spend per local day over the ``BASELINE_WEEKS`` weeks before ``week``
+def baseline_spend(baseline: Sequence[JobGroup], days: int) -> dict[str, list[float]]:
+    """Project -> spend per local day over the ``days`` days of the baseline groups
     (days without jobs are 0); empty when nothing ran then."""
-    days = 7 * BASELINE_WEEKS
-    first = date.fromisoformat(week.days[0]) - timedelta(days=days)
-    edges = local_day_starts(first, days, week.time_zone)
-    day = day_bucket(_J.c.submitted_at, edges).label("day")
-    project = func.coalesce(_J.c.project, "").label("project")
-    q = (
-        select(project, day, func.coalesce(func.sum(_J.c.cost_usd), 0.0))
-        .where(_J.c.submitted_at >= edges[0], _J.c.submitted_at < edges[-1])
-        .group_by(project, day)
-    )
     out: dict[str, list[float]] = {}
-    with store.engine.connect() as conn:
-        for p, d, usd in conn.execute(q):
-            out.setdefault(p, [0.0] * days)[int(d)] += float(usd)
+    for g in baseline:
+        if 0 <= g.day < days:
+            out.setdefault(g.project, [0.0] * days)[g.day] += g.cost_usd
     return out
 
 
@@ -171,13 +156,21 @@ def _budgets(slos: Sequence[SLO]) -> tuple[SpendBudget, ...]:
     return tuple(out)
 
 
+def baseline_day_starts(week: ReportWeek) -> tuple[datetime, ...]:
+    """Local midnights of the ``BASELINE_WEEKS`` weeks before ``week`` (its start included)."""
+    days = 7 * BASELINE_WEEKS
+    first = date.fromisoformat(week.days[0]) - timedelta(days=days)
+    return local_day_starts(first, days, week.time_zone)
+
+
 def cost_section(
-    store: Store,
     week: ReportWeek,
     groups: Sequence[JobGroup],
     tags: Sequence[TagGroup],
+    baseline_groups: Sequence[JobGroup],
     slos: Sequence[SLO] = (),
 ) -> CostSection:
+    """Spend of the week's job groups against the baseline groups (see ``read_jobs``)."""
     by_backend: dict[str, list[tuple[int, bool, int, float]]] = defaultdict(list)
     by_project: dict[str, list[tuple[int, bool, int, float]]] = defaultdict(list)
     by_tag: dict[str, list[tuple[int, bool, int, float]]] = defaultdict(list)
@@ -195,7 +188,7 @@ def cost_section(
         + daily_project
         + _daily("tag", [(t.day, t.tag, t.jobs, t.cost_usd) for t in tags], week)
     )
-    baseline = baseline_spend(store, week)
+    baseline = baseline_spend(baseline_groups, 7 * BASELINE_WEEKS)
     anomalies: list[BillingAnomaly] = []
     if baseline:
         for row in daily_project:

@@ -36,9 +36,10 @@ from slo.report_cost import (
     CostSection,
     DailySpend,
     SpendTotal,
+    baseline_day_starts,
     cost_section,
 )
-from slo.report_jobs import LatencyRow, Totals, latency_rows, period_totals, tag_groups
+from slo.report_jobs import LatencyRow, Totals, read_jobs
 from slo.report_slos import (
     BudgetPoint,
     EngineFactory,
@@ -210,8 +211,8 @@ def collect_report_data(
 
     Jobs are aggregated in SQL: memory grows with (day, backend, project, outcome)
     groups, not with the number of jobs."""
-    totals, groups = period_totals(store, week.day_starts)
-    prev_totals, _ = period_totals(store, week.shifted(-1).day_starts)
+    jobs = read_jobs(store, week.day_starts, week.days, baseline_day_starts(week))
+    totals, prev_totals, groups = jobs.totals, jobs.previous_totals, jobs.groups
     slo_error = None
     try:
         entries = slo_entries(store, slos, week, clock, engine_factory)
@@ -235,8 +236,8 @@ def collect_report_data(
         alerts=alert_section(store, week),
         fidelity=fidelity,
         calibration=calibration,
-        latency=latency_rows(store, week.day_starts, week.days, groups),
-        cost=cost_section(store, week, groups, tag_groups(store, week.day_starts), slos),
+        latency=jobs.latency,
+        cost=cost_section(week, groups, jobs.tags, jobs.baseline_groups, slos),
         days_with_jobs=len({g.day for g in groups}),
         backends=tuple(backends),
     )

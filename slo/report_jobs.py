@@ -12,13 +12,15 @@ the day boundaries, so time zones and DST days are exact on every dialect.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, case, cast, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Integer, Text, case, cast, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import TIMESTAMP, array
 
 from collector.schema import JobRow
 from collector.store import Store
@@ -30,10 +32,12 @@ __all__ = [
     "LatencyRow",
     "TagGroup",
     "Totals",
+    "WeekJobs",
     "day_bucket",
     "job_groups",
-    "latency_rows",
+    "latency_percentiles",
     "percentiles",
+    "read_jobs",
     "tag_groups",
     "totals",
 ]
@@ -112,11 +116,17 @@ def ratio(num: float, den: float) -> float | None:
     return None if den == 0 else num / den
 
 
-def day_bucket(column: Any, day_starts: Sequence[datetime]) -> ColumnElement[int]:
-    """``CASE``: 0 for [day_starts[0], day_starts[1]), 1 for the next day, ...
+def day_bucket(
+    column: Any, day_starts: Sequence[datetime], dialect: str = ""
+) -> ColumnElement[int]:
+    """0 for [day_starts[0], day_starts[1]), 1 for the next day, ...
 
-    Rows before the first or at/after the last boundary get the last index + 1; the
+    PostgreSQL: ``width_bucket`` over the boundaries (a binary search per row);
+    elsewhere a ``CASE``. Rows outside the period get -1 or the last index + 1; the
     callers' WHERE clauses keep them out."""
+    if dialect == "postgresql":
+        edges = array(list(day_starts), type_=TIMESTAMP(timezone=True))
+        return func.width_bucket(column, edges, type_=Integer) - 1
     return case(
         *((column < edge, i) for i, edge in enumerate(day_starts[1:])),
         else_=len(day_starts) - 1,
@@ -129,7 +139,7 @@ def _period(day_starts: Sequence[datetime]) -> tuple[ColumnElement[bool], ...]:
 
 def job_groups(store: Store, day_starts: Sequence[datetime]) -> list[JobGroup]:
     """One row per (local day, backend, project, status, error_class) with jobs in it."""
-    day = day_bucket(_J.c.submitted_at, day_starts).label("day")
+    day = day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day")
     project = func.coalesce(_J.c.project, "").label("project")
     error_class = func.coalesce(_J.c.error_class, "").label("error_class")
     q = (
@@ -165,45 +175,47 @@ def job_groups(store: Store, day_starts: Sequence[datetime]) -> list[JobGroup]:
 def tag_groups(store: Store, day_starts: Sequence[datetime]) -> list[TagGroup]:
     """Jobs per (local day, tag key=value, done or not): a job with 3 tags counts 3 times.
 
-    The value is the store's JSON text of it (``true``/``1`` for non-strings)."""
-    if store.dialect == "postgresql":
-        each = func.json_each_text(_J.c.tags).table_valued("key", "value").alias("tag")
-        only_objects: tuple[ColumnElement[bool], ...] = (
-            func.json_typeof(_J.c.tags) == literal("object"),
-        )
-    else:
-        each = func.json_each(_J.c.tags).table_valued("key", "value").alias("tag")
-        only_objects = (func.json_type(_J.c.tags) == literal("object"),)
-    day = day_bucket(_J.c.submitted_at, day_starts).label("day")
+    SQL groups the jobs by their tags' JSON text (distinct tag sets are few: they are
+    groups, like backends); each distinct text is decoded once here. A non-string
+    value reads as its JSON (``true``, ``1``)."""
+    day = day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day")
     done = case((_J.c.status == "done", 1), else_=0).label("done")
-    value = func.coalesce(cast(each.c.value, String), "")
+    tags_text = cast(_J.c.tags, Text).label("tags")
     q = (
         select(
             day,
-            each.c.key,
-            value.label("value"),
+            tags_text,
             done,
             func.count().label("jobs"),
             func.coalesce(func.sum(_J.c.shots), 0).label("shots"),
             func.coalesce(func.sum(_J.c.cost_usd), 0.0).label("cost"),
         )
-        .select_from(_J)
-        .join(each, true())
-        .where(*_period(day_starts), *only_objects)
-        .group_by(day, each.c.key, value, done)
+        .where(*_period(day_starts))
+        .group_by(day, tags_text, done)
     )
+    merged: dict[tuple[int, str, bool], list[float]] = {}
+    decoded: dict[str, list[str]] = {}
     with store.engine.connect() as conn:
-        return [
-            TagGroup(
-                int(r.day),
-                f"{r.key}={r.value}",
-                bool(r.done),
-                int(r.jobs),
-                int(r.shots),
-                float(r.cost),
-            )
-            for r in conn.execute(q)
-        ]
+        for r in conn.execute(q):
+            text = r.tags or "{}"
+            if text not in decoded:
+                try:
+                    tags = json.loads(text)
+                except ValueError:
+                    tags = {}
+                decoded[text] = [
+                    f"{k}={v if isinstance(v, str) else json.dumps(v)}"
+                    for k, v in (tags.items() if isinstance(tags, dict) else ())
+                ]
+            for tag in decoded[text]:
+                acc = merged.setdefault((int(r.day), tag, bool(r.done)), [0, 0, 0.0])
+                acc[0] += int(r.jobs)
+                acc[1] += int(r.shots)
+                acc[2] += float(r.cost)
+    return [
+        TagGroup(day, tag, done, int(a[0]), int(a[1]), float(a[2]))
+        for (day, tag, done), a in merged.items()
+    ]
 
 
 def percentiles(
@@ -220,7 +232,10 @@ def percentiles(
     ``(0, "")``. Jobs without a measured value are not samples."""
     column = _J.c[column_name]
     keys: list[Any] = (
-        [day_bucket(_J.c.submitted_at, day_starts).label("day"), _J.c.backend.label("backend")]
+        [
+            day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day"),
+            _J.c.backend.label("backend"),
+        ]
         if per_day_backend
         else [literal(0).label("day"), literal("").label("backend")]
     )
@@ -309,30 +324,122 @@ def totals(groups: Sequence[JobGroup], queue_p95: float | None, e2e_p95: float |
     )
 
 
-def period_totals(store: Store, day_starts: Sequence[datetime]) -> tuple[Totals, list[JobGroup]]:
-    """Totals of a period (and its groups), p95 latencies included."""
+_LATENCY = ("queue_seconds", "e2e_seconds")
+Percentiles = dict[str, tuple[int, list[float | None]]]  # column -> (samples, values)
+
+
+def _pg_latency(
+    store: Store, day_starts: Sequence[datetime], qs: Sequence[int], *, per_day_backend: bool
+) -> tuple[dict[tuple[int, str], Percentiles], Percentiles]:
+    """PostgreSQL, one scan: ``percentile_cont`` of both latency columns per (day,
+    backend) and for the whole period (GROUPING SETS); the aggregates over one column
+    share their sort."""
+    day = day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day")
+    cols: list[Any] = []
+    for name in _LATENCY:
+        c = _J.c[name]
+        cols += [func.count(c), *(func.percentile_cont(q / 100).within_group(c) for q in qs)]
+    if per_day_backend:
+        stmt = select(
+            day, _J.c.backend, func.grouping(day, _J.c.backend).label("g"), *cols
+        ).group_by(func.grouping_sets(tuple_(day, _J.c.backend), tuple_()))
+    else:
+        stmt = select(literal(0), literal(""), literal(3), *cols)
+    stmt = stmt.where(*_period(day_starts))
+    groups: dict[tuple[int, str], Percentiles] = {}
+    whole: Percentiles = {}
+    width = 1 + len(qs)
+    with store.engine.connect() as conn:
+        for r in conn.execute(stmt):
+            values: Percentiles = {}
+            for i, name in enumerate(_LATENCY):
+                n = int(r[3 + i * width] or 0)
+                vals = r[4 + i * width : 3 + (i + 1) * width]
+                if n:
+                    values[name] = (n, [float(v) for v in vals])
+            if int(r[2]) == 0:
+                groups[(int(r[0]), r[1])] = values
+            else:
+                whole = values
+    return groups, whole
+
+
+def latency_percentiles(
+    store: Store, day_starts: Sequence[datetime], qs: Sequence[int], *, per_day_backend: bool
+) -> tuple[dict[tuple[int, str], Percentiles], Percentiles]:
+    """``(day, backend) -> column -> (samples, values)`` (empty unless
+    ``per_day_backend``) and the same for the whole period. Jobs without a measured
+    value are not samples."""
+    if store.dialect == "postgresql":
+        return _pg_latency(store, day_starts, qs, per_day_backend=per_day_backend)
+    groups: dict[tuple[int, str], Percentiles] = {}
+    whole: Percentiles = {}
+    for name in _LATENCY:
+        if per_day_backend:
+            for key, v in percentiles(store, name, day_starts, qs, per_day_backend=True).items():
+                groups.setdefault(key, {})[name] = v
+        got = percentiles(store, name, day_starts, qs, per_day_backend=False).get((0, ""))
+        if got is not None:
+            whole[name] = got
+    return groups, whole
+
+
+def _p95(whole: Percentiles, name: str, qs: Sequence[int]) -> float | None:
+    got = whole.get(name)
+    return None if got is None else got[1][list(qs).index(95)]
+
+
+@dataclass(frozen=True)
+class WeekJobs:
+    """Everything the report reads from the jobs table, as groups."""
+
+    totals: Totals
+    groups: tuple[JobGroup, ...]  # the week's, day = 0..6
+    previous_totals: Totals
+    baseline_groups: tuple[JobGroup, ...]  # the weeks before, day = 0..7*weeks-1
+    latency: tuple[LatencyRow, ...]
+    tags: tuple[TagGroup, ...]
+
+
+def read_jobs(
+    store: Store,
+    day_starts: Sequence[datetime],
+    days: Sequence[str],
+    baseline_day_starts: Sequence[datetime],
+) -> WeekJobs:
+    """The week's groups, latency and tags; the baseline period's groups (whose last
+    7 days are the previous week, so it is not read twice) and that week's p95s."""
     groups = job_groups(store, day_starts)
-    p95 = [
-        percentiles(store, col, day_starts, (95,), per_day_backend=False).get((0, ""))
-        for col in ("queue_seconds", "e2e_seconds")
-    ]
-    q95, e95 = (None if p is None else p[1][0] for p in p95)
-    return totals(groups, q95, e95), groups
-
-
-def latency_rows(
-    store: Store, day_starts: Sequence[datetime], days: Sequence[str], groups: Sequence[JobGroup]
-) -> tuple[LatencyRow, ...]:
-    """Per local day and backend with jobs: job count and queue/e2e percentiles."""
+    per_day, whole = latency_percentiles(store, day_starts, PERCENTILES, per_day_backend=True)
+    baseline = job_groups(store, baseline_day_starts)
+    n_base = len(baseline_day_starts) - 1
+    previous = [g for g in baseline if g.day >= n_base - 7]
+    _, prev_whole = latency_percentiles(
+        store, baseline_day_starts[-8:], (95,), per_day_backend=False
+    )
     jobs: dict[tuple[int, str], int] = {}
     for g in groups:
         jobs[(g.day, g.backend)] = jobs.get((g.day, g.backend), 0) + g.jobs
-    queue = percentiles(store, "queue_seconds", day_starts, PERCENTILES, per_day_backend=True)
-    e2e = percentiles(store, "e2e_seconds", day_starts, PERCENTILES, per_day_backend=True)
     none: tuple[int, list[float | None]] = (0, [None] * len(PERCENTILES))
-    rows = []
+    latency = []
     for day, backend in sorted(jobs, key=lambda k: (k[1], k[0])):
-        qn, qp = queue.get((day, backend), none)
-        en, ep = e2e.get((day, backend), none)
-        rows.append(LatencyRow(days[day], backend, jobs[(day, backend)], qn, *qp, en, *ep))
-    return tuple(rows)
+        got = per_day.get((day, backend), {})
+        qn, qp = got.get("queue_seconds", none)
+        en, ep = got.get("e2e_seconds", none)
+        latency.append(LatencyRow(days[day], backend, jobs[(day, backend)], qn, *qp, en, *ep))
+    return WeekJobs(
+        totals=totals(
+            groups,
+            _p95(whole, "queue_seconds", PERCENTILES),
+            _p95(whole, "e2e_seconds", PERCENTILES),
+        ),
+        groups=tuple(groups),
+        previous_totals=totals(
+            previous,
+            _p95(prev_whole, "queue_seconds", (95,)),
+            _p95(prev_whole, "e2e_seconds", (95,)),
+        ),
+        baseline_groups=tuple(baseline),
+        latency=tuple(latency),
+        tags=tuple(tag_groups(store, day_starts)),
+    )
