@@ -14,13 +14,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Text, case, cast, func, literal, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import TIMESTAMP, array
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.engine import Connection
 
 from collector.schema import JobRow
 from collector.store import Store
@@ -125,7 +139,11 @@ def day_bucket(
     elsewhere a ``CASE``. Rows outside the period get -1 or the last index + 1; the
     callers' WHERE clauses keep them out."""
     if dialect == "postgresql":
-        edges = array(list(day_starts), type_=TIMESTAMP(timezone=True))
+        # Inlined, not bound: our own instants (isoformat of aware datetimes, never user
+        # input), and a constant array lets the planner fold it once (~1.5x faster).
+        edges = literal_column(
+            "ARRAY[" + ", ".join(f"'{d.isoformat()}'" for d in day_starts) + "]::timestamptz[]"
+        )
         return func.width_bucket(column, edges, type_=Integer) - 1
     return case(
         *((column < edge, i) for i, edge in enumerate(day_starts[1:])),
@@ -137,26 +155,44 @@ def _period(day_starts: Sequence[datetime]) -> tuple[ColumnElement[bool], ...]:
     return (_J.c.submitted_at >= day_starts[0], _J.c.submitted_at < day_starts[-1])
 
 
+@contextmanager
+def _grouping(store: Store) -> Iterator[Connection]:
+    """A connection for a GROUP BY whose group count the planner cannot estimate.
+
+    PostgreSQL guesses one group per row for ``width_bucket(...)`` keys and then sorts
+    millions of rows to disk; the groups are a few thousand, so hashing is right.
+    ``SET LOCAL`` keeps the hint inside this read-only transaction."""
+    with store.engine.begin() as conn:
+        if store.dialect == "postgresql":
+            conn.execute(text("SET LOCAL enable_sort = off"))
+        yield conn
+
+
 def job_groups(store: Store, day_starts: Sequence[datetime]) -> list[JobGroup]:
     """One row per (local day, backend, project, status, error_class) with jobs in it."""
-    day = day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day")
-    project = func.coalesce(_J.c.project, "").label("project")
-    error_class = func.coalesce(_J.c.error_class, "").label("error_class")
-    q = (
+    # The day and the keys are computed once, in a subquery: repeated in GROUP BY
+    # with their own bound parameters, PostgreSQL evaluated them twice per row.
+    rows = (
         select(
-            day,
+            day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day"),
             _J.c.backend,
-            project,
+            func.coalesce(_J.c.project, "").label("project"),
             _J.c.status,
-            error_class,
-            func.count().label("jobs"),
-            func.coalesce(func.sum(_J.c.shots), 0).label("shots"),
-            func.coalesce(func.sum(_J.c.cost_usd), 0.0).label("cost"),
+            func.coalesce(_J.c.error_class, "").label("error_class"),
+            _J.c.shots,
+            _J.c.cost_usd,
         )
         .where(*_period(day_starts))
-        .group_by(day, _J.c.backend, project, _J.c.status, error_class)
+        .subquery()
     )
-    with store.engine.connect() as conn:
+    keys = (rows.c.day, rows.c.backend, rows.c.project, rows.c.status, rows.c.error_class)
+    q = select(
+        *keys,
+        func.count().label("jobs"),
+        func.coalesce(func.sum(rows.c.shots), 0).label("shots"),
+        func.coalesce(func.sum(rows.c.cost_usd), 0.0).label("cost"),
+    ).group_by(*keys)
+    with _grouping(store) as conn:
         return [
             JobGroup(
                 int(r.day),
@@ -178,36 +214,39 @@ def tag_groups(store: Store, day_starts: Sequence[datetime]) -> list[TagGroup]:
     SQL groups the jobs by their tags' JSON text (distinct tag sets are few: they are
     groups, like backends); each distinct text is decoded once here. A non-string
     value reads as its JSON (``true``, ``1``)."""
-    day = day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day")
-    done = case((_J.c.status == "done", 1), else_=0).label("done")
-    tags_text = cast(_J.c.tags, Text).label("tags")
-    q = (
+    rows = (
         select(
-            day,
-            tags_text,
-            done,
-            func.count().label("jobs"),
-            func.coalesce(func.sum(_J.c.shots), 0).label("shots"),
-            func.coalesce(func.sum(_J.c.cost_usd), 0.0).label("cost"),
+            day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day"),
+            cast(_J.c.tags, Text).label("tags"),
+            case((_J.c.status == "done", 1), else_=0).label("done"),
+            _J.c.shots,
+            _J.c.cost_usd,
         )
         .where(*_period(day_starts))
-        .group_by(day, tags_text, done)
+        .subquery()
     )
+    keys = (rows.c.day, rows.c.tags, rows.c.done)
+    q = select(
+        *keys,
+        func.count().label("jobs"),
+        func.coalesce(func.sum(rows.c.shots), 0).label("shots"),
+        func.coalesce(func.sum(rows.c.cost_usd), 0.0).label("cost"),
+    ).group_by(*keys)
     merged: dict[tuple[int, str, bool], list[float]] = {}
     decoded: dict[str, list[str]] = {}
-    with store.engine.connect() as conn:
+    with _grouping(store) as conn:
         for r in conn.execute(q):
-            text = r.tags or "{}"
-            if text not in decoded:
+            raw = r.tags or "{}"
+            if raw not in decoded:
                 try:
-                    tags = json.loads(text)
+                    tags = json.loads(raw)
                 except ValueError:
                     tags = {}
-                decoded[text] = [
+                decoded[raw] = [
                     f"{k}={v if isinstance(v, str) else json.dumps(v)}"
                     for k, v in (tags.items() if isinstance(tags, dict) else ())
                 ]
-            for tag in decoded[text]:
+            for tag in decoded[raw]:
                 acc = merged.setdefault((int(r.day), tag, bool(r.done)), [0, 0, 0.0])
                 acc[0] += int(r.jobs)
                 acc[1] += int(r.shots)
@@ -334,18 +373,26 @@ def _pg_latency(
     """PostgreSQL, one scan: ``percentile_cont`` of both latency columns per (day,
     backend) and for the whole period (GROUPING SETS); the aggregates over one column
     share their sort."""
-    day = day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day")
+    rows = (
+        select(
+            day_bucket(_J.c.submitted_at, day_starts, store.dialect).label("day"),
+            _J.c.backend,
+            *(_J.c[name] for name in _LATENCY),
+        )
+        .where(*_period(day_starts))
+        .subquery()
+    )
     cols: list[Any] = []
     for name in _LATENCY:
-        c = _J.c[name]
+        c = rows.c[name]
         cols += [func.count(c), *(func.percentile_cont(q / 100).within_group(c) for q in qs)]
     if per_day_backend:
-        stmt = select(
-            day, _J.c.backend, func.grouping(day, _J.c.backend).label("g"), *cols
-        ).group_by(func.grouping_sets(tuple_(day, _J.c.backend), tuple_()))
+        day, backend = rows.c.day, rows.c.backend
+        stmt = select(day, backend, func.grouping(day, backend).label("g"), *cols).group_by(
+            func.grouping_sets(tuple_(day, backend), tuple_())
+        )
     else:
         stmt = select(literal(0), literal(""), literal(3), *cols)
-    stmt = stmt.where(*_period(day_starts))
     groups: dict[tuple[int, str], Percentiles] = {}
     whole: Percentiles = {}
     width = 1 + len(qs)
