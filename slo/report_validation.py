@@ -6,9 +6,11 @@ by the workload, so they are read as rows; their JSON evidence only for flagged 
 
 An episode of a backend: from the first suite run (one ``ran_at``) with a circuit
 flagged ``drift`` (or ``diverged``) to the first later suite run that flags none and
-is not all errors — latched until then, and why it ended (a recalibration, a
-version change, or the detector cleared); still open if none came before the
-week's end.
+is not all errors — latched until then, and why it ended (a recalibration: the
+run's calibration differs from the episode's; else the detector cleared); still
+open if none came before the week's end. Attribution: a software version change
+between the run before the episode and its first run, else the validator's
+``likely_cause``.
 """
 
 from __future__ import annotations
@@ -50,9 +52,7 @@ EPISODE_VERDICTS = ("drift", "diverged")
 _V = VALIDATION_RUNS
 # Columns the validators' migration has and slo.validation_table does not describe
 # (yet): the calibration a run was judged against and the software versions.
-_CALIBRATION_AT = literal_column(f"{_V.name}.calibration_at", UTCDateTime()).label(
-    "calibration_at"
-)
+_CALIBRATION_AT = literal_column(f"{_V.name}.calibration_at", UTCDateTime()).label("calibration_at")
 _VERSIONS = literal_column(f"{_V.name}.versions", JSON()).label("versions")
 
 
@@ -85,7 +85,7 @@ class ValidationEpisode:
     first_detected_at: datetime
     started_before_week: bool  # flagged already at the week's first suite run
     latched_until: datetime | None  # the first clean suite run; None: still open
-    ended_by: str  # recalibration | version change | cleared | still open
+    ended_by: str  # recalibration | cleared | still open
     suite_runs: int  # flagged suite runs
     circuits: tuple[str, ...]
     effect_tvd: float | None  # the largest effect over its runs (TVD)
