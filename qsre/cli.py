@@ -429,6 +429,18 @@ def run(
 
 @app.command()
 def demo(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help=(
+                "Run this qsre.yaml's SLOs, signals, routes, validation, pricing and links "
+                "on the simulated backends (default: the embedded example); its receivers "
+                "are never contacted"
+            ),
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     serve: Annotated[
         bool, typer.Option("--serve", help="Keep /metrics running afterwards")
@@ -436,13 +448,26 @@ def demo(
     out: Annotated[Path, typer.Option(help="Where the demo writes everything")] = Path("qsre-demo"),
     days: Annotated[float, typer.Option(help="Simulated days")] = 7.0,
     port: Annotated[int, typer.Option(help="/metrics port with --serve")] = 9464,
+    wide: WideOpt = False,
 ) -> None:
-    """A simulated week on three backends with injected faults; prints the scorecard."""
+    """A simulated week on three backends with every failure mode F1-F8 injected; prints
+    the scorecard. Exits 1 if a fault went undetected or an alert fired without one."""
     _positive("--days", days)
     _port("--port", port)
+    if config is not None:
+        _config(config)  # a bad file is reported before a minute of simulation
     from qsre.demo import run_demo
 
-    run_demo(out=out, days=days, as_json=as_json, serve=serve, port=port)
+    code = run_demo(
+        out=out,
+        days=days,
+        as_json=as_json,
+        serve=serve,
+        port=port,
+        config_path=config,
+        wide=wide,
+    )
+    raise typer.Exit(code)
 
 
 # ------------------------------------------------------------------ validate

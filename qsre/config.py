@@ -25,11 +25,11 @@ from collector.cost import Pricing
 from collector.quotas import Quotas
 from qsre.errors import ConfigError
 from runbooks.catalog import InvalidRunbook, runbook_base
+from slo.alerts import InvalidAlert
 from slo.errors import SLOError, SpecError
 from slo.notify.pagerduty import events_base_url
 from slo.notify.slack import api_base_url
 from slo.openslo import import_openslo
-from slo.alerts import InvalidAlert
 from slo.routing import RoutingConfig
 from slo.spec import SLO, parse_slos
 
@@ -543,7 +543,9 @@ def parse_config(data: Any, source: str, *, base_dir: Path | None = None) -> Con
             "one or more receiver names defined in alerting.receivers (or console)",
             sorted(unknown) or list(fallback),
         )
-    routing = replace(routing, fallback_receivers=fallback)
+    routing = replace(
+        routing, fallback_receivers=fallback, runbook_base_url=file.links.runbook_base_url
+    )
     for i, r in enumerate(file.alerting.receivers):
         _validate_receiver(r, source, f"alerting.receivers[{i}]")
     _validate_watchdog(file.alerting, source)

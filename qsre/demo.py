@@ -488,8 +488,16 @@ def run_demo(
         )
     else:
         title = f"qsre demo scorecard: {days:g} simulated days in {elapsed:.0f} s"
-        table = scorecard_table(card, title, width=console.width, wide=wide)
-        print_table(console, table, wide=wide)
+        if card:
+            table = scorecard_table(card, title, width=console.width, wide=wide)
+            print_table(console, table, wide=wide)
+        else:
+            first = min(f.injected_at for f in demo.world.faults)
+            console.print(
+                f"{title}: no fault is injected this early (the first starts "
+                f"{first:%a %H:%M}, after {(first - DEMO_START).total_seconds() / 86400:.1f} "
+                "simulated days)"
+            )
         for r in card:
             if r.runbook:
                 # soft_wrap: a link is never cut by an inserted line break.

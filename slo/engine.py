@@ -243,9 +243,7 @@ class SLOEngine:
                 raise EngineError(f"alerts: status for unknown SLO {status.name!r}")
             for severity in status.firing:
                 kind = f"slo_burn_{severity}"
-                runbook = slo.runbook_url or (
-                    catalog_runbook_url(kind, runbook_base_url) if runbook_base_url else ""
-                )
+                runbook = slo.runbook_url or catalog_runbook_url(kind, runbook_base_url)
                 dashboard = (
                     f"{dashboard_base_url.rstrip('/')}/{slo.name}" if dashboard_base_url else ""
                 )

@@ -153,6 +153,9 @@ class RoutingConfig:
     # receiver could be on them). "console" prints and writes the alert log; the
     # router provides one if the config defines no receiver of that name.
     fallback_receivers: tuple[str, ...] = DEFAULT_FALLBACK_RECEIVERS
+    # Where the router's own alerts (QsreNotificationsFailing) link their runbook:
+    # qsre.yaml's links.runbook_base_url (empty: the installed runbook file).
+    runbook_base_url: str = ""
 
     def receiver_names(self) -> set[str]:
         names = set(self.default_receivers)

@@ -366,7 +366,9 @@ class Router:
             # in this same flush; recovered ones resolve it.
             self.process(
                 failing.failing_alerts(
-                    self._receivers.values(), exclude=self.config.fallback_receivers
+                    self._receivers.values(),
+                    exclude=self.config.fallback_receivers,
+                    runbook_base_url=self.config.runbook_base_url,
                 ),
                 now,
                 source=failing.SOURCE,

@@ -5,13 +5,24 @@ parallel sessions) never see each other's rows."""
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+# The repository root first on sys.path, whether pytest runs as `python -m pytest`
+# (which adds the working directory) or as `.venv/bin/pytest` (which adds test
+# folders first): tests/runbooks and tests/dashboards hold no __init__.py and must
+# never shadow the real packages, and `tests.*` helpers must import either way.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT in sys.path:
+    sys.path.remove(_ROOT)
+sys.path.insert(0, _ROOT)
 
 PG_ADMIN_URL = os.environ.get(
     "QSRE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

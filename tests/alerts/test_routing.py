@@ -290,6 +290,28 @@ def test_failing_receiver_retried_next_flush_and_does_not_block_others() -> None
     assert len(recs["chat"].got) == 1  # chat was not re-sent by pager's retries
 
 
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        (
+            "https://runbooks.example/qsre/",
+            "https://runbooks.example/qsre/notifications_failing.md",
+        ),
+        ("", "file://"),
+    ],
+)
+def test_notifications_failing_links_the_configured_runbooks(base, expected) -> None:
+    clock = VirtualClock(T0)
+    r, recs = router(clock, runbook_base_url=base)
+    recs["pager"].fail_times = 1
+    r.process([burn("avail", "page")])
+    at(clock, 30)
+    failing = r.flush().sent[1].firing[0]
+    assert failing.name == "QsreNotificationsFailing"
+    assert failing.annotations["runbook_url"].startswith(expected)
+    assert failing.annotations["runbook_url"].endswith("notifications_failing.md")
+
+
 def test_flapping_alert_within_interval_is_not_repaged() -> None:
     clock = VirtualClock(T0)
     r, recs = router(clock)

@@ -50,6 +50,27 @@ def test_resource_exhaustion_from_health(store, t0, health, reason) -> None:
     assert alert.annotations["dashboard_url"]
 
 
+@pytest.mark.parametrize(("failed", "alerts"), [(3, [("resource_exhaustion", "sim-a")]), (2, [])])
+def test_resource_exhaustion_on_a_backend(store, t0, failed, alerts) -> None:
+    """F8: jobs failing for lack of memory on one backend (3 in 30 min by default),
+    told apart from qsre's own resources by the backend label."""
+    store.upsert_jobs(
+        job("sim-a", t0 - timedelta(minutes=5 * i), status="error", error_class="resource")
+        for i in range(failed)
+    )
+    # Other error classes on the same backend, or resource errors long ago, do not count.
+    store.upsert_jobs([job("sim-a", t0, status="error", error_class="backend")])
+    store.upsert_jobs(
+        [job("sim-a", t0 - timedelta(hours=2), status="error", error_class="resource")]
+    )
+    found = evaluate(store, t0 + timedelta(seconds=1))
+    assert kinds(found) == alerts
+    for alert in found:
+        assert alert.labels["severity"] == "page"
+        assert f"{failed} jobs on sim-a" in alert.annotations["summary"]
+        assert alert.annotations["runbook_url"] == f"{RUNBOOKS}resource_exhaustion.md"
+
+
 def test_healthy_daemon_raises_nothing(store, t0) -> None:
     ok = HealthSnapshot(spool_pending_bytes=500, spool_max_bytes=1000, recorder_errors_recent=3)
     assert evaluate(store, t0, health=ok) == []
