@@ -921,23 +921,42 @@ def dashboards_build(
 
 @dash_app.command("push")
 def dashboards_push(
-    grafana_url: Annotated[str, typer.Option(help="Grafana base URL")],
-    token_env: Annotated[str, typer.Option(help="Env var holding the Grafana API token")],
-    folder_uid: Annotated[str | None, typer.Option(help="Grafana folder UID")] = None,
+    grafana_url: Annotated[
+        str | None, typer.Option(help="Grafana base URL (default: dashboards.grafana_url)")
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(help="Env var holding the Grafana API token (default: dashboards.token_env)"),
+    ] = None,
+    folder_uid: Annotated[
+        str | None, typer.Option(help="Grafana folder UID (default: dashboards.folder_uid)")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Upload the dashboards through Grafana's HTTP API (overwrite)."""
+    """Upload the dashboards through Grafana's HTTP API (overwrite), to the Grafana
+    named by the options or by the config's dashboards section."""
     from dashboards import build_dashboards, push_dashboards
 
-    token = os.environ.get(token_env)
-    if not token:
-        raise InputError("--token-env", "a set environment variable holding the token", token_env)
     cfg = _config(config)
+    section = cfg.file.dashboards
+    url = grafana_url or section.grafana_url
+    if not url:
+        raise InputError(
+            "--grafana-url", "a Grafana URL (or dashboards.grafana_url in the config)", "none"
+        )
+    env = token_env or section.token_env
+    if not env:
+        raise InputError(
+            "--token-env", "an env var name (or dashboards.token_env in the config)", "none"
+        )
+    token = os.environ.get(env)
+    if not token:
+        raise InputError("--token-env", "a set environment variable holding the token", env)
     results = push_dashboards(
-        build_dashboards(cfg.slos, datasource_uid=cfg.file.dashboards.datasource_uid),
-        grafana_url,
+        build_dashboards(cfg.slos, datasource_uid=section.datasource_uid),
+        url,
         token,
-        folder_uid=folder_uid,
+        folder_uid=folder_uid or section.folder_uid,
     )
     for r in results:
         console.print(f"pushed {r}")

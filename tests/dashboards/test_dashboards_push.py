@@ -138,3 +138,25 @@ def test_401_names_the_token_problem(grafana, dashboards):
     fake.script = [(401, {"message": "invalid API key"}, {})]
     with pytest.raises(PushError, match="check the token"):
         push_dashboards({"debug.json": dashboards["debug.json"]}, url, TOKEN)
+
+
+def test_cli_push_takes_grafana_and_token_from_the_config(grafana, tmp_path, monkeypatch):
+    """`qsre dashboards push -c qsre.yaml` with no options: dashboards.grafana_url,
+    token_env and folder_uid come from the config."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from qsre.cli import app
+    from qsre.config import EMBEDDED_DEFAULT
+
+    fake, url = grafana
+    data = yaml.safe_load(EMBEDDED_DEFAULT.read_text())
+    data["dashboards"].update(grafana_url=url, token_env="QSRE_TEST_GRAFANA", folder_uid="ops")
+    cfg = tmp_path / "qsre.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("QSRE_TEST_GRAFANA", TOKEN)
+    result = CliRunner().invoke(app, ["dashboards", "push", "-c", str(cfg)])
+    assert result.exit_code == 0, result.output
+    assert fake.requests and {r["auth"] for r in fake.requests} == {f"Bearer {TOKEN}"}
+    assert {r["body"]["folderUid"] for r in fake.requests} == {"ops"}
+    assert result.output.count("pushed") == len(fake.requests)
