@@ -112,8 +112,13 @@ def test_demo_week_report_reads_on_a_few_screens(demo_week, tmp_path):
     head = text[: text.index("SLOs\n", text.index("Verdict of the week") + 30)]
     for words in ("Cost of watching", "Incidents", "median time to resolve", "Spend"):
         assert words in head
-    # Both validation faults of the demo are episodes, not one row per circuit and run.
-    assert "sim-drifting" in text and "sim-firmware" in text
+    # Both validation faults of the demo are episodes, not one row per circuit and run:
+    # the drift latched until the recalibration, the divergence still open.
+    data = json.loads((html.parent / "report.json").read_text())
+    episodes = {(e["backend"], e["verdict"]): e for e in data["fidelity"]["episodes"]}
+    assert episodes[("sim-drifting", "drift")]["ended_by"] == "recalibration"
+    assert episodes[("sim-firmware", "diverged")]["latched_until"] is None
+    assert len(data["alerts"]["incidents"]) <= len(data["alerts"]["episodes"])
     for name in ("daily_spend.csv", "latency_per_day.csv", "alert_episodes.csv"):
         assert (html.parent / name).is_file()
 

@@ -190,3 +190,12 @@ def test_evil_names_stay_escaped_in_incidents_and_episodes(built):
     assert EVIL not in html
     incidents = html[html.index('id="incidents"') : html.index('id="validation"')]
     assert "&lt;script&gt;" in incidents
+
+
+def test_a_version_change_is_named():
+    from slo.report_validation import _versions_changed
+
+    before = {"qiskit": "2.6.2", "provider": {"backend_version": "1.0"}}
+    after = {"qiskit": "2.6.2", "provider": {"backend_version": "1.1"}}
+    assert _versions_changed(before, after) == "provider.backend_version 1.0 → 1.1"
+    assert _versions_changed(before, before) == ""
