@@ -14,6 +14,7 @@ from dashboards import debug, executive, oncall, slo_detail
 from dashboards.errors import DashboardSpecError
 from dashboards.schema_fix import modernize
 from dashboards.slo_detail import DEFAULT_POLICIES, BurnPolicy, SLOLike, policy_for_slo
+from dashboards.sql import SqlSource
 from slo.policy import builtin_policies
 
 Policies = Mapping[str, BurnPolicy] | Callable[[SLOLike], BurnPolicy | None]
@@ -30,8 +31,15 @@ def build_dashboards(
     *,
     datasource_uid: str = "prometheus",
     policies: Policies = policy_for_slo,
+    postgres_datasource_uid: str | None = None,
+    trace_url_template: str = "",
 ) -> dict[str, dict[str, Any]]:
     """Return {file name: dashboard JSON} for the fixed dashboards and one per SLO.
+
+    `postgres_datasource_uid`: pass it only when the store is PostgreSQL; the
+    on-call and debug dashboards then get table panels querying the store through
+    that Grafana datasource (rows linking to `trace_url_template`, a URL with
+    `{trace_id}`). None (a SQLite store): text panels point at `qsre jobs` instead.
 
     `policies` maps an SLO's `policy` name to the burn windows drawn, or is a function
     SLO -> BurnPolicy. The default derives them from each SLO's model exactly as the
@@ -39,10 +47,15 @@ def build_dashboards(
     """
     if not datasource_uid:
         raise DashboardSpecError("datasource_uid", datasource_uid, "a non-empty datasource uid")
+    sql = (
+        SqlSource(postgres_datasource_uid, trace_url_template)
+        if postgres_datasource_uid is not None
+        else None
+    )
     out: dict[str, dict[str, Any]] = {
         "executive.json": to_json(executive.build(datasource_uid)),
-        "oncall.json": to_json(oncall.build(datasource_uid)),
-        "debug.json": to_json(debug.build(datasource_uid)),
+        "oncall.json": to_json(oncall.build(datasource_uid, sql)),
+        "debug.json": to_json(debug.build(datasource_uid, sql)),
     }
     for slo in slos:
         policy = policies(slo) if callable(policies) else policies.get(slo.policy)
@@ -72,9 +85,18 @@ def write_dashboards(
     *,
     datasource_uid: str = "prometheus",
     policies: Policies = policy_for_slo,
+    postgres_datasource_uid: str | None = None,
+    trace_url_template: str = "",
 ) -> list[Path]:
-    """Build the dashboards and write one pretty-printed JSON file each into `out_dir`."""
-    dashboards = build_dashboards(slos, datasource_uid=datasource_uid, policies=policies)
+    """Build the dashboards and write one pretty-printed JSON file each into `out_dir`
+    (arguments as for `build_dashboards`)."""
+    dashboards = build_dashboards(
+        slos,
+        datasource_uid=datasource_uid,
+        policies=policies,
+        postgres_datasource_uid=postgres_datasource_uid,
+        trace_url_template=trace_url_template,
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

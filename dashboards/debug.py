@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grafanalib.core import Dashboard
 
+from dashboards import store_sql
 from dashboards.panels import (
     BACKEND,
     GREEN,
@@ -15,6 +16,7 @@ from dashboards.panels import (
     state_timeline,
     timeseries,
 )
+from dashboards.sql import SqlSource, sql_annotation, sql_table, sqlite_hint
 
 UID = "qsre-debug"
 TITLE = "qsre Debug"
@@ -24,10 +26,29 @@ TITLE = "qsre Debug"
 FIDELITY_BANDS = ((None, RED), (0.8, YELLOW), (0.95, GREEN))
 
 
-def build(datasource_uid: str) -> Dashboard:
-    """The debugging view; `datasource_uid` is the default Prometheus datasource."""
+# The heatmap's colour scale: red at or below 0.7, green at 1.
+HEATMAP_SCALE = (0.7, 1.0)
+
+
+def build(datasource_uid: str, sql: SqlSource | None = None) -> Dashboard:
+    """The debugging view; `datasource_uid` is the default Prometheus datasource.
+
+    With `sql` (a PostgreSQL store): software/firmware version changes recorded by
+    the validators as annotations, and a table of problem jobs linking to their
+    traces; without, a text panel pointing at `qsre jobs`.
+    """
     layout = Layout()
     layout.row("Validation")
+    state_timeline(
+        layout,
+        "Fidelity heatmap: backend × circuit over time",
+        [Query(f"qsre_validation_fidelity{{{BACKEND}}}", "{{backend}} {{circuit}}")],
+        color_scale=HEATMAP_SCALE,
+        h=12,
+        description="One row per backend and reference circuit; colour is the Hellinger "
+        "fidelity to the ideal distribution (red at 0.7 or less, green at 1). Purple "
+        "markers are version changes, blue ones recalibrations.",
+    )
     state_timeline(
         layout,
         "Fidelity per reference circuit",
@@ -141,6 +162,23 @@ def build(datasource_uid: str) -> Dashboard:
         thresholds=[(None, GREEN), (1.2, YELLOW), (2, RED)],
         description="1.0 means no retries; above it, jobs needed resubmission.",
     )
+    layout.row("Problem jobs and their traces")
+    if sql is None:
+        sqlite_hint(
+            layout,
+            "Problem jobs",
+            "qsre jobs --status error --since 6h --wide\nqsre jobs show <id>",
+        )
+    else:
+        sql_table(
+            layout,
+            "Problem jobs (failed, retried, slower than p95)",
+            store_sql.PROBLEM_JOBS,
+            sql,
+            description="Jobs in the time range that failed, needed retries, or took "
+            "longer end to end than their backend's 95th percentile; the trace_id "
+            "column opens the job's OpenTelemetry trace (links.trace_url_template).",
+        )
     layout.row("Telemetry health")
     timeseries(
         layout,
@@ -161,4 +199,7 @@ def build(datasource_uid: str) -> Dashboard:
         tags=["qsre", "debug"],
         layout=layout,
         datasource_uid=datasource_uid,
+        annotations=[]
+        if sql is None
+        else [sql_annotation("Version changes", store_sql.VERSION_CHANGES, sql)],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grafanalib.core import Dashboard
 
+from dashboards import store_sql
 from dashboards.panels import (
     BACKEND,
     GREEN,
@@ -15,6 +16,7 @@ from dashboards.panels import (
     table,
     timeseries,
 )
+from dashboards.sql import SqlSource, sql_table, sqlite_hint
 
 UID = "qsre-oncall"
 TITLE = "qsre On-call"
@@ -23,8 +25,13 @@ QUEUE_QUANTILES = (0.5, 0.95, 0.99)
 BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
-def build(datasource_uid: str) -> Dashboard:
-    """The on-call triage view; `datasource_uid` is the default Prometheus datasource."""
+def build(datasource_uid: str, sql: SqlSource | None = None) -> Dashboard:
+    """The on-call triage view; `datasource_uid` is the default Prometheus datasource.
+
+    With `sql` (a PostgreSQL store), the failing-job list and the top failing circuits
+    are table panels on the store; without, a text panel says which `qsre jobs`
+    command shows them.
+    """
     layout = Layout()
     layout.row("Alerts and SLOs")
     table(
@@ -106,6 +113,32 @@ def build(datasource_uid: str) -> Dashboard:
         ],
         description="Reference circuits with the most non-ok validation runs in the last 6 h.",
     )
+    layout.row("Failing jobs (per job, from the store)")
+    if sql is None:
+        sqlite_hint(
+            layout,
+            "Failing jobs and top failing circuits",
+            "qsre jobs --status error --since 6h\nqsre jobs show <id>",
+        )
+    else:
+        sql_table(
+            layout,
+            "Failing jobs",
+            store_sql.FAILING_JOBS,
+            sql,
+            description="Jobs that ended in error or unknown in the time range, newest "
+            "first (at most 200). `qsre jobs show <job_id>` prints one in full; the "
+            "trace_id column opens the job's trace.",
+        )
+        sql_table(
+            layout,
+            "Top failing circuits (jobs)",
+            store_sql.TOP_FAILING_CIRCUITS,
+            sql,
+            description="User circuits (by circuit hash) with the most failed jobs in the "
+            "time range, with the share of their jobs that failed and the latest failed job.",
+            h=8,
+        )
     timeseries(
         layout,
         "Backend verdicts",

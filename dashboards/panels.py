@@ -206,10 +206,20 @@ def state_timeline(
     *,
     description: str = "",
     thresholds: Sequence[tuple[float | None, str]] = ((None, GREEN),),
+    color_scale: tuple[float, float] | None = None,
     w: int = 24,
     h: int = 10,
 ) -> None:
-    """One coloured band per series over time: where and when a value left its band."""
+    """One coloured band per series over time: where and when a value left its band.
+
+    With `color_scale` (min, max) the bands are a continuous red-yellow-green scale
+    over that range instead of threshold colours: a heatmap of series over time.
+    """
+    extra = (
+        {"fieldConfig": {"defaults": {"min": color_scale[0], "max": color_scale[1]}}}
+        if color_scale
+        else None
+    )
     layout.add(
         g.StateTimeline(
             title=title,
@@ -218,9 +228,10 @@ def state_timeline(
             targets=_targets(queries),
             gridPos=layout.place(w, h),
             thresholds=_steps(thresholds),
-            colorMode="thresholds",
+            colorMode="continuous-RdYlGr" if color_scale else "thresholds",
             showValue="never",
             mergeValues=False,
+            extraJson=extra,
         )
     )
 
@@ -258,8 +269,11 @@ def backend_variable() -> g.Template:
     )
 
 
-def standard_annotations(*, with_backend: bool = True) -> g.Annotations:
-    """Fired qsre alerts and backend recalibrations, overlaid on every time series panel."""
+def standard_annotations(
+    *, with_backend: bool = True, extra: Sequence[dict[str, object]] = ()
+) -> g.Annotations:
+    """Fired qsre alerts and backend recalibrations (plus `extra`), overlaid on every
+    time series panel."""
     calibration = "qsre_backend_calibration_age_seconds" + (
         f"{{{BACKEND}}}" if with_backend else ""
     )
@@ -299,6 +313,7 @@ def standard_annotations(*, with_backend: bool = True) -> g.Annotations:
                 "tagKeys": "backend",
                 "useValueForTime": False,
             },
+            *extra,
         ]
     )
 
@@ -313,8 +328,9 @@ def dashboard(
     datasource_uid: str,
     with_backend: bool = True,
     time_from: str = "now-6h",
+    annotations: Sequence[dict[str, object]] = (),
 ) -> g.Dashboard:
-    """Assemble a dashboard with the shared variables and annotations."""
+    """Assemble a dashboard with the shared variables and annotations (and `annotations`)."""
     variables = [datasource_variable(datasource_uid)]
     if with_backend:
         variables.append(backend_variable())
@@ -325,7 +341,7 @@ def dashboard(
         tags=list(tags),
         panels=layout.panels,
         templating=g.Templating(list=variables),
-        annotations=standard_annotations(with_backend=with_backend),
+        annotations=standard_annotations(with_backend=with_backend, extra=annotations),
         time=g.Time(time_from, "now"),
         timezone="utc",
         refresh="1m",

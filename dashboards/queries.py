@@ -1,4 +1,4 @@
-"""Pull PromQL out of dashboard JSON, and metric names out of PromQL.
+"""Pull PromQL (and SQL) out of dashboard JSON, and metric names out of PromQL.
 
 Used by tests that run every dashboard query against a real Prometheus and that check
 every referenced metric is one the exporter (or the SLO recording rules) produces.
@@ -84,6 +84,24 @@ def panel_queries(
             found.append(query)
     if variables is not None:
         found = [_substitute(expr, variables) for expr in found]
+    return found
+
+
+def sql_queries(dashboard_json: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(title, rawSql) of every SQL target in a dashboard: panels, then annotations.
+
+    The SQL is as stored (Grafana macros and variables unexpanded; see
+    dashboards.sql_macros.expand_macros to run it outside Grafana).
+    """
+    found: list[tuple[str, str]] = []
+    for panel in _panels(dashboard_json.get("panels", [])):
+        for target in panel.get("targets", []):
+            if target.get("rawSql"):
+                found.append((str(panel.get("title", "")), target["rawSql"]))
+    for annotation in dashboard_json.get("annotations", {}).get("list", []):
+        target = annotation.get("target")
+        if isinstance(target, Mapping) and target.get("rawSql"):
+            found.append((str(annotation.get("name", "")), target["rawSql"]))
     return found
 
 
