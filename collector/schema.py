@@ -131,6 +131,9 @@ class JobRow(Base):
     # What only some jobs have: a primitive's pubs, precision, expectation values,
     # resilience options (see collector.estimator).
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The OpenTelemetry trace id (32 lowercase hex) of the job's span, when one was
+    # emitted (collector.tracing.job_trace_id); dashboards link it to the trace UI.
+    trace_id: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_jobs_backend_finished", "backend", "finished_at"),
