@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	bash .ci/install-system-deps
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=15
 
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -ra -m "not slow"

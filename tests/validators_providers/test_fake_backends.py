@@ -1,7 +1,7 @@
 """A backend simulated from its own calibration is never DIVERGED.
 
 Every qiskit-ibm-runtime fake backend of <= 27 qubits, plus FakeBrisbane and
-FakeSherbrooke (127), 20 suite runs each at the default divergence settings of
+FakeSherbrooke (127), 10 suite runs each at the default divergence settings of
 ``qsre validate`` (the embedded default config: alpha 0.0001 per run across the
 suite, min_effect_tvd 0.04). The counts come from each fake backend's own ``run()``
 (its noise model built from its ``properties()``); the predictions from
@@ -9,9 +9,9 @@ suite, min_effect_tvd 0.04). The counts come from each fake backend's own ``run(
 0.002, min_effect_tvd 0.03) shot noise alone may alarm up to 0.002 of runs by
 design; the sweep bounds that rate too.
 
-The sweep submits a backend's 20 runs as one job of 20 copies of the compiled suite
+The sweep submits a backend's 10 runs as one job of 10 copies of the compiled suite
 (seeded), and judges each copy as one run with ``check_divergence``, as the runner
-does: one job instead of 20 saves the fake backend's per-job cost, which at 127
+does: one job instead of 10 saves the fake backend's per-job cost, which at 127
 qubits is ~1 s. The runner's own path (proxy, store, verdicts) is exercised on
 FakeManilaV2 below and in test_sampler_path.
 """
@@ -40,7 +40,7 @@ from validators.reference import (
 from validators.runner import ValidationRunner
 from validators.verdict import Verdict
 
-RUNS = 20
+RUNS = 10  # 20 found the same; the simulation is 3/4 of this test's time
 SEED = 20261206
 BIG = ("fake_brisbane", "fake_sherbrooke")
 ONE_QUBIT_SUITE = [{"kind": "mirror", "width": 1}, "readout_0", "readout_1", "idle"]
@@ -123,10 +123,11 @@ def test_no_fake_backend_diverges_from_its_own_calibration():
         f"DIVERGED on its own calibration (runs, max TVD): {found['qsre validate']}"
     )
     # Library defaults: shot noise alone may alarm up to alpha = 0.002 of runs, about
-    # 1.8 of these 880; 6 or more has probability ~1 % (Poisson 1.76). With these
-    # seeds: one (fake_quito run 11, bell p = 1.1e-4, TVD 0.049, prediction exact).
+    # 0.9 of these 440; 5 or more has probability ~0.2 % (Poisson 0.88). (With 20
+    # runs per backend and these seeds there was one: fake_quito run 11, bell
+    # p = 1.1e-4, TVD 0.049, prediction exact.)
     alarms = sum(len(runs) for runs, _ in found["library"].values())
-    assert alarms <= 5, found["library"]
+    assert alarms <= 4, found["library"]
 
 
 def test_cut_off_layout_qubit_is_an_error_row_not_a_crash(store, recorder):
