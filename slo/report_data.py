@@ -5,12 +5,16 @@ show comes from ``collect_report_data``; the renderers only format. Each section
 read by a module of its own:
 
 - ``slo.report_week``: the week's bounds in its time zone
-- ``slo.report_jobs``: job totals and latency percentiles, aggregated in SQL
+- ``slo.report_jobs``: job groups, totals and tags, aggregated in SQL
+  (``slo.report_sql``: the day bucket; ``slo.report_latency``: percentiles)
 - ``slo.report_cost``: spend by backend/project/tag, budget, anomalies, cost of watching
 - ``slo.report_slos``: the SLO engine at each day boundary
 - ``slo.report_alerts``: alert episodes merged into incidents
 - ``slo.report_validation``: fidelity, mitigation, drift/divergence episodes
 - ``slo.report_calibration``: calibration age per backend
+
+Rendering is elsewhere: ``slo.report_verdict`` (attention items), ``slo.report_charts``,
+``slo.report_csv``, ``slo.report_render`` (templates).
 
 Definitions (also written into ``report.json`` under ``definitions``) are below.
 """
