@@ -9,16 +9,24 @@ its own thread. A failing exporter is logged by the SDK and never reaches the ca
 
 Attributes live in the ``qsre.`` namespace (``qsre.job.id``, ``qsre.backend``, ...):
 job ids and circuit hashes belong here, never in metric labels.
+
+A job's span is the root of its own trace, and its trace id is a pure function of
+the job id (``job_trace_id``): the store's ``jobs.trace_id``, the dashboards' trace
+links and ``qsre jobs show`` can name the trace without waiting for the span.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import string
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -26,6 +34,7 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from collector import health
@@ -61,6 +70,37 @@ _ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("circuit_hash", "qsre.circuit_hash"),
     ("idempotency_key", "qsre.idempotency_key"),
 )
+
+
+_HEX = frozenset(string.hexdigits.lower())
+
+
+def job_trace_id(job_id: str) -> str:
+    """The trace id of a job's span: 32 lowercase hex digits, the same for every caller.
+
+    A qsre job id is UUID-shaped (32 hex digits, partly random, unique per job), so
+    its digits are the trace id; any other id is hashed (SHA-256, first 128 bits).
+    """
+    digits = job_id.replace("-", "").lower()
+    if len(digits) == 32 and set(digits) <= _HEX and digits.strip("0"):
+        return digits
+    return hashlib.sha256(job_id.encode()).hexdigest()[:32]
+
+
+class _JobTraceIds(IdGenerator):
+    """The SDK tracer's id generator, except that a job span's trace id is the one
+    ``job_trace_id`` names (set per thread around ``start_span``)."""
+
+    def __init__(self, base: IdGenerator) -> None:
+        self.base = base
+        self.pending = threading.local()
+
+    def generate_span_id(self) -> int:
+        return self.base.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        trace_id = getattr(self.pending, "trace_id", None)
+        return trace_id if trace_id is not None else self.base.generate_trace_id()
 
 
 class TracingError(CollectorError):
@@ -115,6 +155,12 @@ class JobSpanEmitter:
         provider = tracer_provider or trace.get_tracer_provider()
         self.tracer = provider.get_tracer(INSTRUMENTATION_NAME)
         self.on_error = on_error if on_error is not None else health.recorder_errors.inc
+        # The SDK's Tracer draws trace ids from its own id_generator (one Tracer per
+        # get_tracer call, so this one is ours); other tracers record nothing anyway.
+        base = getattr(self.tracer, "id_generator", None)
+        self._trace_ids = _JobTraceIds(base) if isinstance(base, IdGenerator) else None
+        if self._trace_ids is not None:
+            self.tracer.id_generator = self._trace_ids  # type: ignore[attr-defined]
 
     def emit(self, job: Mapping[str, Any] | Any) -> bool:
         """Record one span for a finished job. Returns False (and logs) if it could not."""
@@ -152,12 +198,21 @@ class JobSpanEmitter:
             attributes["qsre.calibration_at"] = calibration.isoformat()
         if snap.get("error_class"):
             attributes["error.type"] = str(snap["error_class"])
-        span = self.tracer.start_span(
-            SPAN_NAME,
-            kind=SpanKind.CLIENT,
-            start_time=to_unix_ns(submitted),
-            attributes=attributes,
-        )
+        if self._trace_ids is not None and snap.get("id"):
+            self._trace_ids.pending.trace_id = int(job_trace_id(str(snap["id"])), 16)
+        try:
+            span = self.tracer.start_span(
+                SPAN_NAME,
+                # An empty context: the job span is the root of its own trace, whatever
+                # span the shipper's thread may be in.
+                context=Context(),
+                kind=SpanKind.CLIENT,
+                start_time=to_unix_ns(submitted),
+                attributes=attributes,
+            )
+        finally:
+            if self._trace_ids is not None:
+                self._trace_ids.pending.trace_id = None
         if started is not None:
             span.add_event("running", timestamp=to_unix_ns(started))
         if finished is not None:
