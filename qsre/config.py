@@ -203,6 +203,18 @@ class LinksSection(_Model):
     # URIs), which work offline; set it to where the team publishes its runbooks.
     runbook_base_url: str = ""
     dashboard_base_url: str = ""
+    # Where a job's trace opens, with {trace_id} (32 hex digits), e.g.
+    # https://jaeger.example/trace/{trace_id}; empty: dashboards show no trace links.
+    trace_url_template: str = ""
+
+    @field_validator("trace_url_template", mode="before")
+    @classmethod
+    def _trace_template(cls, v: Any) -> Any:
+        if v is None:
+            return ""
+        if isinstance(v, str) and v and "{trace_id}" not in v:
+            raise ValueError("a URL containing {trace_id}, or empty for no trace links")
+        return v
 
     @field_validator("runbook_base_url", mode="before")
     @classmethod
@@ -222,6 +234,9 @@ class LinksSection(_Model):
 
 class DashboardsSection(_Model):
     datasource_uid: str = "prometheus"
+    # Grafana PostgreSQL datasource on the store (docs/grafana-postgres.md); used only
+    # when store.url is PostgreSQL, for the per-job table panels.
+    postgres_datasource_uid: str = "postgres"
     grafana_url: str | None = None
     token_env: str | None = None
     folder_uid: str | None = None

@@ -69,3 +69,23 @@ def test_trace_column_links_to_the_template():
     assert panel["fieldConfig"]["overrides"] == []
     with pytest.raises(DashboardSpecError, match="trace_url_template"):
         SqlSource("store-pg", "https://jaeger.example/trace/")
+
+
+def test_config_fields(tmp_path):
+    import yaml
+
+    from qsre.config import EMBEDDED_DEFAULT, load_config
+    from qsre.errors import ConfigError
+
+    data = yaml.safe_load(EMBEDDED_DEFAULT.read_text())
+    data["links"]["trace_url_template"] = "https://tempo.example/trace/{trace_id}"
+    data["dashboards"]["postgres_datasource_uid"] = "qsre-store"
+    path = tmp_path / "qsre.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cfg = load_config(path).file
+    assert cfg.links.trace_url_template == "https://tempo.example/trace/{trace_id}"
+    assert cfg.dashboards.postgres_datasource_uid == "qsre-store"
+    data["links"]["trace_url_template"] = "https://tempo.example/trace/"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="trace_url_template"):
+        load_config(path)
