@@ -72,6 +72,8 @@ def create_store_engine(url: str, *, sqlite_busy_timeout_s: float = 60.0) -> Eng
 
 
 _open_stores: weakref.WeakSet[Store] = weakref.WeakSet()
+# Statistics are retaken when the jobs table has grown (or shrunk) this many times over.
+_RESTAT_FACTOR = 2.0
 
 
 def _dispose_pools_after_fork() -> None:
@@ -100,6 +102,9 @@ class Store:
             raise StoreError(f"cannot open store {url!r}: {exc}") from exc
         if migrate_on_open:
             migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
+            # A store never analysed (or outgrown) plans its hottest queries on
+            # guesses; a writer that opens the store puts that right.
+            self.refresh_statistics()
         _open_stores.add(self)
 
     @property
@@ -111,6 +116,48 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # ---------------------------------------------------------------- maintenance
+    def refresh_statistics(self, *, force: bool = False) -> bool:
+        """Give SQLite's query planner statistics that match the store: ``ANALYZE``
+        when the jobs table has none or has grown or shrunk by more than
+        ``_RESTAT_FACTOR`` since the last one (SQLite 3.40's ``PRAGMA optimize``
+        does not look at growth). Without them `jobs --backend` sorts every job of
+        the backend (0.63 s at 1 M jobs, 0.3 ms with them); a sampled ANALYZE
+        (``analysis_limit``) reads the first rows of each index only and leaves that
+        plan as it was. A full one takes ~0.6 s per million jobs, so it runs once
+        per doubling. True if it ran. PostgreSQL's autovacuum keeps its own
+        statistics: nothing to do there."""
+        if self.dialect != "sqlite":
+            return False
+        with self.engine.connect() as conn:
+            # The seq span, not count(*): two index lookups instead of a scan (0.3 s at
+            # 5 M jobs), and old rows pruned from the low end keep it close.
+            rows = conn.exec_driver_sql(
+                "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM jobs"
+            ).scalar_one()
+            analysed = self._analysed_rows(conn)
+        if not force:
+            if rows == 0:
+                return False
+            if analysed and analysed / _RESTAT_FACTOR <= rows <= analysed * _RESTAT_FACTOR:
+                return False
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=0")
+            conn.exec_driver_sql("ANALYZE")
+        return True
+
+    @staticmethod
+    def _analysed_rows(conn: Any) -> int | None:
+        """The jobs row count the current statistics were taken at (None: none)."""
+        if not conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        ).first():
+            return None
+        stat = conn.exec_driver_sql(
+            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'jobs' LIMIT 1"
+        ).scalar()
+        return int(str(stat).split()[0]) if stat else None
 
     # ---------------------------------------------------------------- writes
     def _insert(self, table: Any) -> Any:

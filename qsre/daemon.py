@@ -48,6 +48,8 @@ from qsre.watchdog import Watchdog
 from qsre.wiring import build_router
 
 log = logging.getLogger("qsre.daemon")
+# How often SQLite's planner statistics are refreshed (a sampled ANALYZE: milliseconds).
+STATISTICS_INTERVAL_S = 3600
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -256,6 +258,13 @@ class Daemon:
         except Exception:  # noqa: BLE001
             log.exception("weekly report failed")
 
+    def refresh_statistics(self) -> None:
+        """SQLite's planner statistics follow the store's growth (Store.refresh_statistics)."""
+        try:
+            self.store.refresh_statistics()
+        except Exception:  # noqa: BLE001 - a stale plan is no reason to stop the daemon
+            log.exception("refreshing store statistics failed")
+
     def start(self) -> None:
         self._server, self._server_thread, self.bound_port = serve_metrics(
             self.exporter, self.host, self.port
@@ -271,6 +280,9 @@ class Daemon:
             id="router_lease",
         )
         self.scheduler.add_job(self.adopt, "interval", seconds=self.adopt_interval_s, id="adopt")
+        self.scheduler.add_job(
+            self.refresh_statistics, "interval", seconds=STATISTICS_INTERVAL_S, id="statistics"
+        )
         self.scheduler.add_job(
             self.evaluate,
             "interval",
