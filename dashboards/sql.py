@@ -53,14 +53,31 @@ class SqlSource:
         return {"type": POSTGRES_TYPE, "uid": self.datasource_uid}
 
     def trace_link(self) -> dict[str, Any] | None:
-        """A Grafana data link for the trace_id column, or None without a template."""
+        """A Grafana data link from a table row to its job's trace, or None without a
+        template.
+
+        Grafana reads ``title``, ``url`` and ``targetBlank``; the other keys are there
+        because Grafana's published schema (tests/data/grafana) types field links as
+        dashboard links, and Grafana ignores them. The link sits on every cell of a
+        row (field defaults), not on the trace_id column only, because that schema
+        also rejects the string options of a byName override matcher.
+        """
         if not self.trace_url_template:
             return None
         return {
             "title": "Open trace",
-            # Grafana's data-link variable for the clicked cell's raw value.
-            "url": self.trace_url_template.replace(TRACE_PLACEHOLDER, "${__value.raw}"),
+            # Grafana's data-link variable for this row's value of the trace_id field.
+            "url": self.trace_url_template.replace(
+                TRACE_PLACEHOLDER, "${__data.fields." + TRACE_COLUMN + "}"
+            ),
             "targetBlank": True,
+            "type": "link",
+            "icon": "external link",
+            "tooltip": "the job's OpenTelemetry trace",
+            "tags": [],
+            "asDropdown": False,
+            "includeVars": False,
+            "keepTime": False,
         }
 
 
@@ -93,16 +110,14 @@ def sql_table(
     w: int = 24,
     h: int = 9,
 ) -> None:
-    """A table of the query's rows; a ``trace_id`` column links to the trace."""
-    overrides: list[dict[str, Any]] = []
+    """A table of the query's rows; with a ``trace_id`` column, each row links to
+    its trace."""
     link = source.trace_link()
-    if link is not None and TRACE_COLUMN in sql:
-        overrides.append(
-            {
-                "matcher": {"id": "byName", "options": TRACE_COLUMN},
-                "properties": [{"id": "links", "value": [link]}],
-            }
-        )
+    extra = (
+        {"fieldConfig": {"defaults": {"links": [link]}}}
+        if link is not None and TRACE_COLUMN in sql
+        else None
+    )
     layout.add(
         g.Table(
             title=title,
@@ -110,8 +125,8 @@ def sql_table(
             dataSource=source.ref,
             targets=[SqlTarget(sql, source)],
             gridPos=layout.place(w, h),
-            overrides=overrides,
             filterable=True,
+            extraJson=extra,
         )
     )
 

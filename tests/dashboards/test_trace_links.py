@@ -53,20 +53,26 @@ def test_job_trace_id_shape():
 
 
 def test_trace_column_links_to_the_template():
-    dash = build_dashboards(
+    dashboards_with = build_dashboards(
         [],
         postgres_datasource_uid="store-pg",
         trace_url_template="https://jaeger.example/trace/{trace_id}",
-    )["oncall.json"]
-    panel = next(p for p in dash["panels"] if p.get("title") == "Failing jobs")
-    (override,) = panel["fieldConfig"]["overrides"]
-    assert override["matcher"] == {"id": "byName", "options": "trace_id"}
-    (link,) = override["properties"][0]["value"]
-    assert link["url"] == "https://jaeger.example/trace/${__value.raw}"
-    # Without a template the column is shown, unlinked.
+    )
+    linked = []
+    for name in ("oncall.json", "debug.json"):
+        for panel in dashboards_with[name]["panels"]:
+            sql = " ".join(t.get("rawSql", "") for t in panel.get("targets", []))
+            if "trace_id" not in sql:
+                continue
+            (link,) = panel["fieldConfig"]["defaults"]["links"]
+            assert link["url"] == "https://jaeger.example/trace/${__data.fields.trace_id}"
+            assert link["targetBlank"] is True
+            linked.append(panel["title"])
+    assert linked == ["Failing jobs", "Problem jobs (failed, retried, slower than p95)"]
+    # Without a template the trace_id column is shown, unlinked.
     plain = build_dashboards([], postgres_datasource_uid="store-pg")["oncall.json"]
     panel = next(p for p in plain["panels"] if p.get("title") == "Failing jobs")
-    assert panel["fieldConfig"]["overrides"] == []
+    assert "links" not in panel["fieldConfig"]["defaults"]
     with pytest.raises(DashboardSpecError, match="trace_url_template"):
         SqlSource("store-pg", "https://jaeger.example/trace/")
 
