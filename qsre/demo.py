@@ -509,9 +509,10 @@ def run_demo(
         )
         for a in unexpected:
             console.print(f"  [yellow]unexpected:[/] {a.labels} at {a.started_at.isoformat()}")
-        receivers = ", ".join(n.name for n in demo.router.notifiers.values())
+        names = [n.name for n in demo.router.notifiers.values()]
+        receivers = ("receiver " if len(names) == 1 else "receivers ") + ", ".join(names)
         console.print(
-            f"notifications for receivers {receivers} were written to the alert log only "
+            f"notifications for {receivers} went to the alert log only "
             "(a demo contacts no receiver)"
         )
         console.print(f"config: {demo.config.source}")
