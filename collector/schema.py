@@ -140,7 +140,6 @@ class JobRow(Base):
         Index("ix_jobs_project_finished", "project", "finished_at"),
         Index("ix_jobs_status_finished", "status", "finished_at"),
         Index("ix_jobs_submitted", "submitted_at"),
-        Index("ix_jobs_idempotency_key", "idempotency_key"),
     )
 
 
