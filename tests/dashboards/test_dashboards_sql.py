@@ -11,6 +11,7 @@ The demo runs until day 2, 10:00: past the network blips on sim-firmware (day 2,
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from collector.schema import JobResultRow, JobRow
 from collector.store import Store
@@ -35,11 +37,14 @@ PG_ADMIN_URL = os.environ.get(
 )
 DEMO_DAYS = 1 + 10 / 24
 ALL = {"backend": ".*"}
+drop_role: list[str] = []
+DOC = Path(__file__).resolve().parents[2] / "docs" / "grafana-postgres.md"
 
 
 @dataclass(frozen=True)
 class DemoStore:
     url: str
+    database: str
     time_from: datetime
     time_to: datetime
     copied: dict[str, int]
@@ -100,7 +105,7 @@ def demo_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
                 for r in last
             ]
         )
-        yield DemoStore(url, DEMO_START, bumped_at + timedelta(minutes=5), copied)
+        yield DemoStore(url, name, DEMO_START, bumped_at + timedelta(minutes=5), copied)
     finally:
         pg.close()
         with admin.connect() as conn:
@@ -117,11 +122,13 @@ def pg_dashboards() -> dict[str, dict[str, Any]]:
     )
 
 
-def _run(demo_pg: DemoStore, sql: str, variables: dict[str, str] = ALL) -> list[dict]:
+def _run(
+    demo_pg: DemoStore, sql: str, variables: dict[str, str] = ALL, *, url: str | None = None
+) -> list[dict]:
     expanded = expand_macros(
         sql, time_from=demo_pg.time_from, time_to=demo_pg.time_to, variables=variables
     )
-    engine = create_engine(demo_pg.url)
+    engine = create_engine(url or demo_pg.url)
     try:
         with engine.connect() as conn:
             return [dict(r) for r in conn.execute(text(expanded)).mappings()]
@@ -193,3 +200,51 @@ def test_version_change_annotation_names_the_change(demo_pg, pg_dashboards):
     assert [(r["tags"], r["text"]) for r in rows] == [
         ("sim-firmware", "sim-firmware: backend_version None → 1.1")
     ]
+
+
+@pytest.fixture(scope="module")
+def grafana_role(demo_pg: DemoStore) -> Iterator[str]:
+    """The read-only role of docs/grafana-postgres.md, created by running its SQL block
+    as written (role and database renamed for this test); yields its store URL."""
+    (block,) = re.findall(r"```sql\n(.*?)```", DOC.read_text(), re.S)
+    role = f"qsre_grafana_{uuid.uuid4().hex[:8]}"
+    sql = block.replace("qsre_grafana", role).replace(
+        "DATABASE qsre ", f'DATABASE "{demo_pg.database}" '
+    )
+    admin = create_engine(demo_pg.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for statement in filter(str.strip, sql.split(";")):
+            conn.execute(text(statement))
+    admin.dispose()
+    url = make_url(demo_pg.url).set(username=role, password="change-me")
+    # Dropped by _drop_roles once demo_pg has dropped the database holding its grants.
+    drop_role.append(role)
+    yield url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_roles() -> Iterator[None]:
+    yield
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for role in drop_role:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+    admin.dispose()
+
+
+def test_the_documented_read_only_role_runs_every_panel_and_writes_nothing(
+    demo_pg, pg_dashboards, grafana_role
+):
+    for dash in pg_dashboards.values():
+        for title, sql in sql_queries(dash):
+            assert _run(demo_pg, sql, url=grafana_role), title
+    engine = create_engine(grafana_role)
+    try:
+        with engine.connect() as conn:
+            with pytest.raises(DBAPIError, match="read-only transaction"):
+                conn.execute(text("UPDATE jobs SET status = 'done'"))
+            conn.rollback()
+            with pytest.raises(DBAPIError, match="permission denied"):
+                conn.execute(text("SELECT * FROM qsre_leases"))
+    finally:
+        engine.dispose()
