@@ -113,6 +113,12 @@ def build(datasource_uid: str, sql: SqlSource | None = None) -> Dashboard:
         ],
         description="Reference circuits with the most non-ok validation runs in the last 6 h.",
     )
+    timeseries(
+        layout,
+        "Backend verdicts",
+        [Query(f"qsre_backend_verdict{{{BACKEND}}} == 1", "{{backend}} {{verdict}}")],
+        description="Current validation verdict per backend (series present = verdict active).",
+    )
     layout.row("Failing jobs (per job, from the store)")
     if sql is None:
         sqlite_hint(
@@ -139,12 +145,6 @@ def build(datasource_uid: str, sql: SqlSource | None = None) -> Dashboard:
             "time range, with the share of their jobs that failed and the latest failed job.",
             h=8,
         )
-    timeseries(
-        layout,
-        "Backend verdicts",
-        [Query(f"qsre_backend_verdict{{{BACKEND}}} == 1", "{{backend}} {{verdict}}")],
-        description="Current validation verdict per backend (series present = verdict active).",
-    )
     layout.row("Calibration and cost")
     timeseries(
         layout,

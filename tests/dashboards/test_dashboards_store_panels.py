@@ -123,3 +123,32 @@ def test_unknown_macros_and_variables_fail():
         expand_macros("SELECT $__timeEpoch(t)", time_from=FROM, time_to=TO)
     with pytest.raises(DashboardSpecError, match=r"\$project"):
         expand_macros("WHERE project = '$project'", time_from=FROM, time_to=TO, variables={})
+
+
+def _sections(dash):
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for panel in dash["panels"]:
+        if panel["type"] == "row":
+            current = panel["title"]
+            sections[current] = []
+        else:
+            sections.setdefault(current, []).append(panel["title"])
+    return sections
+
+
+def test_store_rows_hold_only_the_store_panels(pg_dashboards, dashboards):
+    oncall = _sections(pg_dashboards["oncall.json"])
+    assert oncall["Failing jobs (per job, from the store)"] == [
+        "Failing jobs",
+        "Top failing circuits (jobs)",
+    ]
+    assert "Backend verdicts" in oncall["Failures"]
+    debug = _sections(pg_dashboards["debug.json"])
+    assert debug["Problem jobs and their traces"] == [
+        "Problem jobs (failed, retried, slower than p95)"
+    ]
+    # On SQLite the same rows hold one text panel each.
+    assert _sections(dashboards["oncall.json"])["Failing jobs (per job, from the store)"] == [
+        "Failing jobs and top failing circuits"
+    ]
