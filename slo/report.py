@@ -108,10 +108,13 @@ def post_report_to_slack(
     channel: str,
     api_url: str | None = None,
 ) -> SlackPost:
-    """Upload the HTML page (``files_upload_v2``) and post the summary to ``channel``.
+    """Upload the HTML page and its CSV files (``files_upload_v2``, one completion) and
+    post the summary to ``channel``.
 
-    The token is read from the environment variable named ``token_env`` (secrets by
-    reference); ``api_url`` overrides Slack's base URL and must end in ``/api/``.
+    The page links its long tables as CSV files beside it; in Slack they are shared
+    with it, so a reader can open them. The token is read from the environment
+    variable named ``token_env`` (secrets by reference); ``api_url`` overrides
+    Slack's base URL and must end in ``/api/``.
     """
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
@@ -129,17 +132,21 @@ def post_report_to_slack(
     summary = paths.markdown.read_text(encoding="utf-8")
     week = json.loads(paths.data_json.read_text(encoding="utf-8"))["week"]["label"]
     try:
-        upload = client.files_upload_v2(
-            channel=channel,
-            file=str(paths.html),
-            filename=paths.html.name,
-            title=f"qsre weekly report {week}",
-        )
+        uploads = [
+            {"file": str(paths.html), "filename": paths.html.name},
+            *({"file": str(p), "filename": p.name} for p in paths.csv if p.is_file()),
+        ]
+        for u in uploads:
+            u["title"] = f"qsre weekly report {week}" + (
+                "" if u["filename"] == paths.html.name else f": {u['filename']}"
+            )
+        upload = client.files_upload_v2(channel=channel, file_uploads=uploads)
         message = client.chat_postMessage(channel=channel, text=summary, mrkdwn=True)
     except SlackApiError as exc:
         # The token is never part of the message: only Slack's error code is.
         raise ReportError(
             f"Slack API call failed for channel {channel!r}: {exc.response.get('error')}"
         ) from None
-    file_info = upload.get("file") or {}
-    return SlackPost(channel, file_info.get("id"), message.get("ts"))
+    # The page is the first file of the completion.
+    files = upload.get("files") or [upload.get("file") or {}]
+    return SlackPost(channel, files[0].get("id"), message.get("ts"))

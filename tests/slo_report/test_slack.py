@@ -142,6 +142,33 @@ def test_uploads_html_then_posts_summary(slack, report_paths, monkeypatch):
     assert post.file_id == "F0001" and post.message_ts == "1700000000.000100"
 
 
+def test_the_csv_files_beside_the_page_are_shared_with_it(slack, report_paths, monkeypatch):
+    csv_path = report_paths.html.parent / "daily_spend.csv"
+    csv_path.write_text("day,dimension,key,jobs,spend_usd\n2026-11-16,backend,sim_a,3,1.5\n")
+    paths = ReportPaths(
+        report_paths.html, report_paths.markdown, report_paths.data_json, (csv_path,)
+    )
+    monkeypatch.setenv("QSRE_TEST_SLACK_TOKEN", TOKEN)
+    post = post_report_to_slack(
+        paths, token_env="QSRE_TEST_SLACK_TOKEN", channel="C0REPORTS", api_url=f"{slack.url}/api/"
+    )
+    assert slack.paths() == [
+        "/api/files.getUploadURLExternal",
+        "/api/files.getUploadURLExternal",
+        "/upload/F0001",
+        "/upload/F0001",
+        "/api/files.completeUploadExternal",
+        "/api/chat.postMessage",
+    ]
+    names = [r["params"]["filename"] for r in slack.requests[:2]]
+    assert names == ["report.html", "daily_spend.csv"]
+    assert slack.requests[3]["raw"] == csv_path.read_bytes()
+    complete = slack.requests[4]["params"]["files"]
+    titles = [f["title"] for f in (json.loads(complete) if isinstance(complete, str) else complete)]
+    assert titles == ["qsre weekly report 2026-W47", "qsre weekly report 2026-W47: daily_spend.csv"]
+    assert post.file_id == "F0001"
+
+
 def test_missing_token_env_is_a_clear_error(slack, report_paths, monkeypatch):
     monkeypatch.delenv("QSRE_TEST_SLACK_TOKEN", raising=False)
     with pytest.raises(ReportError, match="QSRE_TEST_SLACK_TOKEN"):
