@@ -24,10 +24,9 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, inspect, literal_column, select
+from sqlalchemy import inspect, select
 
 from collector.clock import as_utc
-from collector.schema import UTCDateTime
 from collector.store import Store
 from slo.report_week import ReportWeek
 from slo.spec import SLO
@@ -50,10 +49,9 @@ __all__ = [
 DEFAULT_MITIGATION_MARGIN = 0.01
 EPISODE_VERDICTS = ("drift", "diverged")
 _V = VALIDATION_RUNS
-# Columns the validators' migration has and slo.validation_table does not describe
-# (yet): the calibration a run was judged against and the software versions.
-_CALIBRATION_AT = literal_column(f"{_V.name}.calibration_at", UTCDateTime()).label("calibration_at")
-_VERSIONS = literal_column(f"{_V.name}.versions", JSON()).label("versions")
+# The calibration a run was judged against and the software versions it ran with.
+_CALIBRATION_AT = _V.c.calibration_at
+_VERSIONS = _V.c.versions
 
 
 @dataclass(frozen=True)

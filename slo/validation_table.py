@@ -33,6 +33,7 @@ VALIDATION_RUNS = Table(
     Column("family", String(50)),
     Column("ran_at", UTCDateTime()),
     Column("shots", Integer),
+    Column("calibration_at", UTCDateTime()),
     Column("fidelity", Float),
     Column("fidelity_mitigated", Float),  # validators migration v0002
     Column("divergence_tvd", Float),
@@ -43,4 +44,5 @@ VALIDATION_RUNS = Table(
     Column("diverged", Boolean),
     Column("verdict", String(16)),
     Column("evidence", JSON),
+    Column("versions", JSON),
 )

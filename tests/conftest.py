@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -98,3 +101,31 @@ def recorder(store, tmp_path):
 @pytest.fixture
 def t0() -> datetime:
     return datetime(2026, 11, 16, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ the demo week
+DEMO_WEEK_DAYS = 7
+
+
+@dataclass(frozen=True)
+class DemoWeek:
+    demo: Any
+    out: Path
+    paths: dict[str, str]
+    run_seconds: float
+
+
+@pytest.fixture(scope="session")
+def demo_week(tmp_path_factory: pytest.TempPathFactory) -> DemoWeek:
+    """The simulated demo week, run once per test session (about 90 s) and shared by
+    every test that reads it: tests/e2e, and the report's browser tests. Defined here
+    so that one session running both simulates it once."""
+    from qsre.demo import DemoRun
+
+    out = tmp_path_factory.mktemp("demo-week")
+    started = time.monotonic()
+    demo = DemoRun(out, days=DEMO_WEEK_DAYS)
+    demo.run()
+    demo.finish()
+    paths = demo.write_outputs()
+    return DemoWeek(demo, out, paths, time.monotonic() - started)

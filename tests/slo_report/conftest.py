@@ -197,8 +197,3 @@ def world(store) -> World:
     seed_calibrations(store)
     seconds = seed_alerts(store)
     return World(store, VirtualClock(WEEK_END + timedelta(hours=3)), seconds)
-
-
-# The demo week of tests/e2e (session-scoped): the browser acceptance tests render its
-# report rather than simulating a week of their own.
-from e2e.conftest import demo_week  # noqa: E402, F401
