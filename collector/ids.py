@@ -10,9 +10,11 @@ Where the C hot path was built (``collector._fastspool``) it makes the ids.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
+import string
 import uuid
 
 try:
@@ -39,6 +41,7 @@ def _py_new_job_id() -> str:
 
 
 _COUNTER_CHARS = 12
+_HEX = frozenset(string.hexdigits.lower())
 _SHORT = re.compile(r"(?P<process>[0-9a-f][0-9a-f-]{7,23})\.(?P<counter>[0-9a-f]{1,12})")
 
 
@@ -56,6 +59,18 @@ def parse_short_job_id(ref: str) -> tuple[str, str] | None:
     if m is None:
         return None
     return m["process"], m["counter"].rjust(_COUNTER_CHARS, "0")
+
+
+def job_trace_id(job_id: str) -> str:
+    """The trace id of a job's span: 32 lowercase hex digits, the same for every caller.
+
+    A qsre job id is UUID-shaped (32 hex digits, partly random, unique per job), so
+    its digits are the trace id; any other id is hashed (SHA-256, first 128 bits).
+    """
+    digits = job_id.replace("-", "").lower()
+    if len(digits) == 32 and set(digits) <= _HEX and digits.strip("0"):
+        return digits
+    return hashlib.sha256(job_id.encode()).hexdigest()[:32]
 
 
 # The C one keeps its own counter under the GIL, with the same prefix and format.

@@ -50,6 +50,9 @@ class Job:
     recorder: str | None = None
     shots_discrepancy: int | None = None
     details: dict[str, Any] | None = None
+    # The OpenTelemetry trace of the job's span (collector.ids.job_trace_id), where
+    # spans are emitted; None otherwise.
+    trace_id: str | None = None
     seq: int | None = None
 
     @property

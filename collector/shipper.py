@@ -21,6 +21,7 @@ from typing import Any
 from collector.circuit_info import circuit_info
 from collector.clock import Clock, SystemClock
 from collector.health import RecorderErrors, recorder_errors
+from collector.ids import job_trace_id
 from collector.records import merge_snapshots
 from collector.schema import TERMINAL_STATUSES
 from collector.spool import (
@@ -257,6 +258,10 @@ class Shipper:
         for snap in snapshots:
             if snap.pop(DERIVE_TIMES, False):
                 derive_times(snap)
+            if self.span_sink is not None and snap.get("status") in TERMINAL_STATUSES:
+                # The span this shipper emits for the job carries this trace id: the
+                # store links the job to its trace (dashboards, `qsre jobs show`).
+                snap.setdefault("trace_id", job_trace_id(str(snap["id"])))
         try:
             self.store.upsert_jobs(snapshots)
             for b in backends:

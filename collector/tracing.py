@@ -17,9 +17,7 @@ links and ``qsre jobs show`` can name the trace without waiting for the span.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import string
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,6 +37,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from collector import health
 from collector.errors import CollectorError
+from collector.ids import job_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +69,6 @@ _ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("circuit_hash", "qsre.circuit_hash"),
     ("idempotency_key", "qsre.idempotency_key"),
 )
-
-
-_HEX = frozenset(string.hexdigits.lower())
-
-
-def job_trace_id(job_id: str) -> str:
-    """The trace id of a job's span: 32 lowercase hex digits, the same for every caller.
-
-    A qsre job id is UUID-shaped (32 hex digits, partly random, unique per job), so
-    its digits are the trace id; any other id is hashed (SHA-256, first 128 bits).
-    """
-    digits = job_id.replace("-", "").lower()
-    if len(digits) == 32 and set(digits) <= _HEX and digits.strip("0"):
-        return digits
-    return hashlib.sha256(job_id.encode()).hexdigest()[:32]
 
 
 class _JobTraceIds(IdGenerator):

@@ -363,7 +363,7 @@ def jobs_show(
     if as_json:
         _print_json({**job.to_dict(), "counts_summary": counts})
         return
-    trace_id = (job.details or {}).get("trace_id") or job.tags.get("trace_id")
+    trace_url = _config(config).file.links.trace_url_template if job.trace_id else ""
     fields: list[tuple[str, str]] = [
         ("qsre id", job.id),
         ("provider id", job.provider_job_id or "n/a"),
@@ -383,9 +383,11 @@ def jobs_show(
         ("circuits", f"{job.num_circuits} (max {job.max_qubits} qubits, depth {job.max_depth})"),
         ("shots", str(job.shots) if job.shots is not None else "n/a"),
         ("calibration", _when(job.calibration_at)),
-        ("trace id", str(trace_id) if trace_id else "n/a"),
+        ("trace id", job.trace_id or "n/a (no spans were emitted for it)"),
         ("recorded by", job.recorder or "n/a"),
     ]
+    if trace_url:
+        fields.append(("trace", trace_url.replace("{trace_id}", job.trace_id or "")))
     if job.shots_discrepancy:
         fields.append(("shots missing", str(job.shots_discrepancy)))
     if job.tags:
@@ -912,9 +914,10 @@ def dashboards_build(
 ) -> None:
     """Write one Grafana dashboard JSON per dashboard (executive, on-call, debug, per SLO)."""
     from dashboards import write_dashboards
+    from qsre.wiring import dashboard_options
 
     cfg = _config(config)
-    paths = write_dashboards(cfg.slos, out, datasource_uid=cfg.file.dashboards.datasource_uid)
+    paths = write_dashboards(cfg.slos, out, **dashboard_options(cfg))
     for p in paths:
         console.print(f"wrote {p}")
 
@@ -936,6 +939,7 @@ def dashboards_push(
     """Upload the dashboards through Grafana's HTTP API (overwrite), to the Grafana
     named by the options or by the config's dashboards section."""
     from dashboards import build_dashboards, push_dashboards
+    from qsre.wiring import dashboard_options
 
     cfg = _config(config)
     section = cfg.file.dashboards
@@ -953,7 +957,7 @@ def dashboards_push(
     if not token:
         raise InputError("--token-env", "a set environment variable holding the token", env)
     results = push_dashboards(
-        build_dashboards(cfg.slos, datasource_uid=section.datasource_uid),
+        build_dashboards(cfg.slos, **dashboard_options(cfg)),
         url,
         token,
         folder_uid=folder_uid or section.folder_uid,

@@ -57,6 +57,7 @@ from qsre.cli_tables import Column, fit_table, print_table
 from qsre.config import EMBEDDED_DEFAULT, Config, load_config
 from qsre.cycle import EvaluationCycle
 from qsre.sim.world import InjectedFault, demo_world
+from qsre.wiring import dashboard_options
 from runbooks.catalog import FAILURE_MODES, failure_mode_id
 from slo.alert_state import AlertStateStore
 from slo.notify.console import ConsoleNotifier
@@ -349,7 +350,7 @@ class DemoRun:
         dash_paths = write_dashboards(
             self.config.slos,
             self.out / "dashboards",
-            datasource_uid=self.config.file.dashboards.datasource_uid,
+            **dashboard_options(self.config, self.store.url),  # SQLite: no SQL panels
         )
         rules_path = write_rules(
             self.config.slos,

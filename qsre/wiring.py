@@ -30,6 +30,22 @@ from slo.routing import Router
 log = logging.getLogger(__name__)
 
 
+def dashboard_options(config: Config, store_url: str | None = None) -> dict[str, Any]:
+    """Keyword arguments of ``dashboards.build_dashboards`` for this config: the
+    PostgreSQL table panels only where the store is PostgreSQL (Grafana cannot
+    query a SQLite file), rows linking to the configured trace UI."""
+    from sqlalchemy.engine import make_url
+
+    url = store_url or config.store_url
+    section = config.file.dashboards
+    on_postgres = make_url(url).get_backend_name() == "postgresql"
+    return {
+        "datasource_uid": section.datasource_uid,
+        "postgres_datasource_uid": section.postgres_datasource_uid if on_postgres else None,
+        "trace_url_template": config.file.links.trace_url_template,
+    }
+
+
 def build_notifier(
     r: ReceiverSection, *, alert_log: Path | None = None, console_stream: Any = None
 ) -> Any:

@@ -53,4 +53,21 @@ def test_each_job_gets_one_client_span(store, tmp_path):
     assert good.start_time == int(clock.now().timestamp() * 1e9)
     bad = by_backend["scripted_aer"]
     assert bad.status.status_code == StatusCode.ERROR
+    # The store links each job to its trace: the id Jaeger/Tempo would show.
+    for span in spans:
+        (stored,) = store.find_jobs(span.attributes["qsre.job.id"])
+        assert stored.trace_id == format(span.context.trace_id, "032x")
+    rec.close()
+
+
+def test_no_trace_id_without_spans(store, tmp_path):
+    rec = SpoolRecorder(store, tmp_path / "spool")
+    proxy = ExecutionProxy(AerSimulator(), store=store, recorder=rec)
+    qc = QuantumCircuit(1, 1)
+    qc.measure(0, 0)
+    job = proxy.run(qc, shots=10)
+    job.result()
+    rec.flush()
+    (stored,) = store.find_jobs(job.qsre_job_id)
+    assert stored.trace_id is None
     rec.close()

@@ -174,3 +174,50 @@ def test_jobs_json_is_valid_json_even_with_a_stored_infinity(store):
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.output, parse_constant=lambda c: pytest.fail(f"bare {c}"))
     assert row["run_seconds"] is None and row["queue_seconds"] is None
+
+
+def test_jobs_show_prints_the_trace_and_its_link(sqlite_url, tmp_path):
+    """A job recorded with spans has a trace id; with links.trace_url_template set,
+    `jobs show` prints the URL of that trace."""
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from collector.store import Store
+
+    store = Store(sqlite_url)
+    at = datetime(2026, 11, 16, tzinfo=UTC)
+    store.upsert_jobs(
+        [
+            {
+                "id": "5f0e8a2c-1b2d-4c3e-9f00-000000000007",
+                "backend": "aer",
+                "project": "p",
+                "status": "done",
+                "submitted_at": at,
+                "finished_at": at,
+                "trace_id": "5f0e8a2c1b2d4c3e9f00000000000007",
+            }
+        ]
+    )
+    data = yaml.safe_load(EMBEDDED_DEFAULT.read_text())
+    data["links"]["trace_url_template"] = "http://127.0.0.1:16686/trace/{trace_id}"
+    cfg = tmp_path / "qsre.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    shown = invoke("jobs", "show", "5f0e8a2c.7", "-c", str(cfg), "--db", sqlite_url)
+    assert shown.exit_code == 0, shown.output
+    assert "5f0e8a2c1b2d4c3e9f00000000000007" in shown.output
+    assert "http://127.0.0.1:16686/trace/5f0e8a2c1b2d4c3e9f00000000000007" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("url", "sql_panels"),
+    [("postgresql+psycopg://u@127.0.0.1/db", True), ("sqlite:///q.db", False)],
+)
+def test_dashboard_options_add_store_tables_only_on_postgresql(url, sql_panels):
+    from qsre.config import load_config
+    from qsre.wiring import dashboard_options
+
+    options = dashboard_options(load_config(EMBEDDED_DEFAULT), url)
+    assert (options["postgres_datasource_uid"] is not None) == sql_panels
+    assert options["datasource_uid"] == "prometheus"
