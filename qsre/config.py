@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from collector.clock import Clock
 from collector.cost import Pricing
@@ -32,6 +39,7 @@ from slo.notify.slack import api_base_url
 from slo.openslo import import_openslo
 from slo.routing import RoutingConfig
 from slo.spec import SLO, parse_slos
+from slo.windows import parse_duration_s
 
 DEFAULT_CONFIG_NAME = "qsre.yaml"
 EMBEDDED_DEFAULT = Path(__file__).with_name("default_config.yaml")
@@ -41,9 +49,56 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_RETENTION_EXPECTED = (
+    "a duration like '400d' (a whole number then s, m, h, d or w), or null to keep forever"
+)
+
+
+class RetentionSection(_Model):
+    """How long raw rows are kept (``store.retention``); null keeps them forever.
+
+    The defaults keep every SLO window (rollups outlive raw rows anyway) and a year
+    of weekly reports answerable from raw rows; counts (the largest rows) only as
+    long as a monthly look back needs them.
+    """
+
+    enabled: bool = True
+    jobs: str | None = "400d"
+    job_results: str | None = "35d"
+    validation_runs: str | None = "400d"
+    notification_log: str | None = "90d"
+    # The daemon's leased duty: how often it runs, and how long one run may delete.
+    interval_s: float = Field(default=300.0, gt=0)
+    max_run_s: float = Field(default=10.0, gt=0)
+    batch_rows: int = Field(default=5000, ge=1)
+
+    @field_validator("jobs", "job_results", "validation_runs", "notification_log")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None and parse_duration_s(v) is None:
+            raise ValueError(f"not a duration; expected {_RETENTION_EXPECTED}")
+        return v
+
+    @model_validator(mode="after")
+    def _counts_within_jobs(self) -> RetentionSection:
+        jobs, counts = self.seconds("jobs"), self.seconds("job_results")
+        if jobs is not None and (counts is None or counts > jobs):
+            raise ValueError(
+                f"job_results={self.job_results!r} outlives jobs={self.jobs!r} (counts go "
+                "before their job); expected job_results no longer than jobs"
+            )
+        return self
+
+    def seconds(self, table: str) -> int | None:
+        """The retention of ``table`` in seconds (None: kept forever)."""
+        value = getattr(self, table)
+        return None if value is None else parse_duration_s(value)
+
+
 class StoreSection(_Model):
     url: str = "sqlite:///qsre.db"
     spool_dir: str | None = None
+    retention: RetentionSection = Field(default_factory=RetentionSection)
 
 
 class ExporterSection(_Model):
