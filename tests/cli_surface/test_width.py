@@ -55,6 +55,7 @@ def busy_store(tmp_path_factory) -> str:
     qc.measure(0, 0)
     for shots in (100, 200):
         proxy.run(qc, shots=shots).result()
+    proxy.recorder.flush()  # in the store before the CLI looks, not when the shipper gets to it
     clock = VirtualClock(datetime(2026, 11, 16, tzinfo=UTC))
     router = Router(
         RoutingConfig(), [Recorder("console")], state=AlertStateStore(store), clock=clock
