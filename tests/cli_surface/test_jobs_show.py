@@ -54,6 +54,7 @@ def two_process_store(tmp_path_factory):
         job = proxy.run(_bell(), shots=shots)
         job.result()
         ids[shots] = (job.qsre_job_id, job.job_id())
+    proxy.recorder.flush()  # in the store before the CLI looks
     subprocess.run(
         [sys.executable, "-c", RECORD_ONE, url],
         check=True,

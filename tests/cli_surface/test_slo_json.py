@@ -25,6 +25,7 @@ def test_json_keyed_by_slo_with_incomplete_and_empty_windows_told_apart(tmp_path
     qc = QuantumCircuit(1, 1)
     qc.measure(0, 0)
     proxy.run(qc, shots=10).result()
+    proxy.recorder.flush()  # in the store before the CLI looks
 
     run = qsre("slo", "status", "-c", str(EMBEDDED_DEFAULT), "--db", url, "--json", cwd=tmp_path)
     assert run.code == 0, run.stderr
