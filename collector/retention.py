@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -137,22 +137,59 @@ def read_cursor(conn: Connection, name: str) -> int:
 def _save_cursor(conn: Connection, name: str, position: int, now: datetime) -> None:
     # Never moves a cursor back: two pruners at once (the daemon and a manual
     # `qsre store prune`) just delete the same rows twice, the second finding none.
+    _save(conn, name, position, now, up=True)
+
+
+def _save(conn: Connection, name: str, position: int, now: datetime, *, up: bool) -> None:
+    """Upsert ``name`` keeping the larger (``up``) or smaller position."""
     values = {"name": name, "position": position, "updated_at": now}
+    keep = func.greatest if up else func.least
     if conn.dialect.name == "postgresql":
         stmt = postgresql.insert(CURSORS_T).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["name"],
-            set_={"position": func.greatest(CURSORS_T.c.position, position), "updated_at": now},
+            set_={"position": keep(CURSORS_T.c.position, position), "updated_at": now},
         )
         conn.execute(stmt)
         return
     if conn.dialect.name == "sqlite":
         conn.execute(sqlite.insert(CURSORS_T).values(**values).on_conflict_do_nothing())
+    moves = CURSORS_T.c.position < position if up else CURSORS_T.c.position > position
     conn.execute(
         update(CURSORS_T)
-        .where(CURSORS_T.c.name == name, CURSORS_T.c.position < position)
+        .where(CURSORS_T.c.name == name, moves)
         .values(position=position, updated_at=now)
     )
+
+
+def _history_name(cursor_name: str) -> str:
+    return f"{cursor_name}:history_start"
+
+
+def _record_history_start(
+    conn: Connection, cursor_name: str, rows: Sequence[Any], now: datetime
+) -> None:
+    oldest = min(as_utc(r[1]) for r in rows)
+    micros = int(oldest.timestamp() * 1_000_000)
+    _save(conn, _history_name(cursor_name), micros, now, up=False)
+
+
+def pruned_history_start(conn: Connection, cursor_name: str) -> datetime | None:
+    """The oldest time of any row a walk has deleted (None: nothing deleted yet).
+
+    Retention removes the rows a store's history is dated from (``min(submitted_at)``):
+    whoever asks when history began (the SLO engine: are its windows complete?) takes
+    the earlier of this and the oldest row still there. ``cursor_name``: ``"jobs"``,
+    ``"validation_runs"``.
+    """
+    if not inspect(conn).has_table(CURSORS_T.name):
+        return None
+    micros = conn.execute(
+        select(CURSORS_T.c.position).where(CURSORS_T.c.name == _history_name(cursor_name))
+    ).scalar()
+    if micros is None:
+        return None
+    return datetime.fromtimestamp(micros / 1_000_000, UTC)
 
 
 @dataclass(frozen=True)
@@ -220,6 +257,7 @@ def prune_oldest(
                 if not dry_run:
                     keys = [r[0] for r in doomed]
                     n = conn.execute(delete(walk.table).where(walk.key.in_(keys))).rowcount
+                    _record_history_start(conn, walk.cursor_name, doomed, now)
             if not dry_run and settled > cursor:
                 _save_cursor(conn, walk.cursor_name, settled, now)
         batches += 1

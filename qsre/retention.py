@@ -38,7 +38,10 @@ from collector.store import Store
 from qsre.config import Config, RetentionSection
 from qsre.duty import LeaseDuty
 from qsre.errors import ConfigError
+from slo.errors import SLOError
+from slo.policy import get_policy
 from slo.retention import prune_notification_log
+from slo.spec import SLO
 from slo.windows import CalendarWindow, factor_period_s
 from validators.retention import prune_validation_runs
 
@@ -56,6 +59,9 @@ TABLES = (
 )
 # A calendar month is up to 31 days (plus a DST hour); a week is 7.
 _CALENDAR_SLACK_S = 2 * 86400
+# History must begin before the longest window does (slo.rollup dates it from the
+# oldest job still stored), so jobs are kept a day longer than any SLO reads.
+_HISTORY_MARGIN_S = 86400
 
 
 @dataclass(frozen=True)
@@ -89,14 +95,17 @@ class RetentionPolicy:
         """The configured policy; a ConfigError if jobs would go before the longest
         SLO window (a new or edited SLO builds its rollups from raw jobs)."""
         policy = cls.from_section(config.file.store.retention)
-        longest = max((_window_s(s.window) for s in config.slos), default=0)
-        if policy.jobs_s is not None and policy.jobs_s < longest:
-            name = max(config.slos, key=lambda s: _window_s(s.window)).name
+        if not config.slos or policy.jobs_s is None:
+            return policy
+        slo = max(config.slos, key=_evaluated_s)
+        needed = _evaluated_s(slo) + _HISTORY_MARGIN_S
+        if policy.jobs_s < needed:
             raise ConfigError(
                 config.source,
                 "store.retention.jobs",
-                f"at least the longest SLO window ({longest // 86400} d, SLO {name!r}): "
-                "a new or edited SLO builds its rollups from raw jobs",
+                f"at least {-(-needed // 86400)}d: SLO {slo.name!r} evaluates "
+                f"{_evaluated_s(slo) // 86400} d of history (window and burn windows), "
+                "and a new or edited SLO builds its rollups from raw jobs",
                 config.file.store.retention.jobs,
             )
         return policy
@@ -119,9 +128,16 @@ class RetentionPolicy:
         return out
 
 
-def _window_s(window: Any) -> int:
-    extra = _CALENDAR_SLACK_S if isinstance(window, CalendarWindow) else 0
-    return factor_period_s(window) + extra
+def _evaluated_s(slo: SLO) -> int:
+    """How far back the engine reads for this SLO: its window or its longest burn
+    window, whichever is longer."""
+    extra = _CALENDAR_SLACK_S if isinstance(slo.window, CalendarWindow) else 0
+    period = factor_period_s(slo.window) + extra
+    try:
+        burn = max(get_policy(slo.policy).windows_s(), default=0)
+    except SLOError:  # a policy defined elsewhere: the window alone
+        burn = 0
+    return max(period, burn)
 
 
 def prune_store(
