@@ -44,7 +44,8 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from bench.fill import Workload, fill_postgres, fill_sqlite  # noqa: E402
 
@@ -57,6 +58,9 @@ SPAN_S = 30 * 86400
 BACKENDS = ("sim-stable", "sim-drifting", "local-aer", "ibm_brisbane", "ibm_kyiv")
 TARGET_START_S = 3.0
 TARGET_CYCLE_S = 0.1
+# The CLI and the daemon run the code this bench imports (not whatever an editable
+# install points at): a schema of another checkout would not be this one's.
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def _median(xs: list[float]) -> float:
@@ -85,7 +89,7 @@ def cli_seconds(args: list[str], repeats: int, cwd: Path) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        proc = subprocess.run([QSRE, *args], cwd=cwd, capture_output=True, text=True)
+        proc = subprocess.run([QSRE, *args], cwd=cwd, env=ENV, capture_output=True, text=True)
         times.append(time.perf_counter() - t0)
         if proc.returncode != 0:
             raise SystemExit(f"qsre {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
@@ -109,6 +113,7 @@ def daemon_run(config: Path, url: str, workdir: Path, *, scrapes: int = 5) -> di
     proc = subprocess.Popen(
         [QSRE, "run", "-c", str(config), "--db", url, "--port", str(port), "--no-schedules"],
         cwd=workdir,
+        env=ENV,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
