@@ -55,13 +55,13 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.utils import floatToGoString
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, case, func, inspect, or_, select
 
 from collector import health
 from collector import metrics as m
 from collector.clock import Clock, as_utc
 from collector.health import RecorderErrors
-from collector.schema import TERMINAL_STATUSES, BackendRow, JobRow
+from collector.schema import TERMINAL_STATUSES, BackendRow, ExporterCheckpointRow, JobRow
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ __all__ = [
     "stop_metrics_server",
 ]
 _IN_CHUNK = 500  # bound on bind parameters per query (SQLite's default limit is 999+)
+# A checkpoint is only read back by the code that wrote its shape and buckets.
+_CHECKPOINT_FORMAT = "1:" + ";".join(
+    f"{spec.name}={','.join(map(str, spec.buckets or ()))}" for spec, _ in HISTOGRAM_COLUMNS
+)
 
 
 class MetricSource(Protocol):
@@ -165,6 +169,7 @@ class StoreExporter:
         gap_grace_s: float = 30.0,
         gap_min_checks: int = 3,
         max_gaps: int = 20_000,
+        checkpoint_interval_s: float | None = 300.0,
     ) -> None:
         # Counters made by prometheus_client itself (e.g. in a source) would otherwise
         # expose *_created series, which are noise for qsre and trip dashboards.
@@ -181,6 +186,9 @@ class StoreExporter:
         self.gap_grace_s = gap_grace_s
         self.gap_min_checks = gap_min_checks
         self.max_gaps = max_gaps
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self._checkpointed_at: datetime | None = None
+        self.restored_from: int | None = None  # the checkpoint cursor started from, if any
         self._sources: list[MetricSource] = []
         self._lock = threading.RLock()
         self._started = False
@@ -212,6 +220,9 @@ class StoreExporter:
             if not self._started:
                 self._bootstrap()
                 self._started = True
+                # The first checkpoint one interval after start: the state just read
+                # (or restored) is what the store already holds.
+                self._checkpointed_at = self.clock.now()
 
     def refresh(self) -> int:
         """Read what changed in the store since the last call; returns rows examined."""
@@ -222,7 +233,28 @@ class StoreExporter:
                 n += self._recheck_pending(conn)
                 n += self._recheck_gaps(conn)
                 conn.commit()
+            interval = self.checkpoint_interval_s
+            if interval is not None and (
+                self._checkpointed_at is None
+                or (self.clock.now() - self._checkpointed_at).total_seconds() >= interval
+            ):
+                self.checkpoint()
             return n
+
+    def checkpoint(self) -> bool:
+        """Persist the totals up to the cursor (see ``_restore``); True if written. A
+        failure is logged and counted, never raised: telemetry never fails a scrape."""
+        with self._lock:
+            if not self._started:
+                return False
+            try:
+                written = _save_checkpoint(self.store, self._cursor, self._state(), self.clock)
+            except Exception:  # noqa: BLE001
+                log.exception("exporter checkpoint not saved")
+                self.recorder_errors.inc("exporter")
+                return False
+            self._checkpointed_at = self.clock.now()
+            return written
 
     @property
     def cursor(self) -> int:
@@ -254,8 +286,78 @@ class StoreExporter:
                 continue
             yield from extra
 
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict[str, Any]:
+        return {
+            "format": _CHECKPOINT_FORMAT,
+            "jobs": [[*key, n] for key, n in self._jobs.items()],
+            "attempts": dict(self._attempts),
+            "shots": [[b, p, n] for (b, p), n in self._shots.items()],
+            "cost_usd": [[b, p, x] for (b, p), x in self._cost_usd.items()],
+            "hists": {
+                name: {b: [h.per_bucket, h.sum, h.count] for b, h in per_backend.items()}
+                for name, per_backend in self._hists.items()
+            },
+            "pending": [[seq, b] for seq, b in self._pending.items()],
+            "gaps": [[g.lo, g.hi, g.first_seen.isoformat(), g.checks] for g in self._gaps],
+            "handled_in_gaps": sorted(self._handled_in_gaps),
+        }
+
+    def _restore(self, conn: Connection) -> bool:
+        """Start from the newest checkpoint instead of aggregating the whole table:
+        its totals cover every terminal row up to its cursor, its pending rows and
+        gaps are rechecked as if this exporter had never stopped. Ignored when it was
+        written in another format or is ahead of the store (a store restored from an
+        older backup)."""
+        t = ExporterCheckpointRow.__table__
+        row = conn.execute(select(t.c.cursor, t.c.state).where(t.c.name == "jobs")).first()
+        if row is None or (row.state or {}).get("format") != _CHECKPOINT_FORMAT:
+            return False
+        max_seq = conn.execute(select(func.max(JobRow.__table__.c.seq))).scalar() or 0
+        if int(row.cursor) > int(max_seq):
+            log.warning("exporter checkpoint at seq %d is ahead of the store; ignored", row.cursor)
+            return False
+        state = row.state
+        for b, p, status, e, n in state["jobs"]:
+            self._jobs[(b, p, status, e)] += int(n)
+        for b, n in state["attempts"].items():
+            self._attempts[b] += int(n)
+        for b, p, n in state["shots"]:
+            self._shots[(b, p)] += int(n)
+        for b, p, x in state["cost_usd"]:
+            self._cost_usd[(b, p)] += float(x)
+        specs = {spec.name: spec for spec, _ in HISTOGRAM_COLUMNS}
+        for name, per_backend in state["hists"].items():
+            for b, (per_bucket, total, count) in per_backend.items():
+                h = self._hist(specs[name], b)
+                h.per_bucket = [int(v) for v in per_bucket]
+                h.sum, h.count = float(total), int(count)
+        self._pending = {int(seq): b for seq, b in state["pending"]}
+        self._gaps = [
+            _Gap(int(lo), int(hi), datetime.fromisoformat(at), int(checks))
+            for lo, hi, at, checks in state["gaps"]
+        ]
+        self._handled_in_gaps = {int(s) for s in state["handled_in_gaps"]}
+        self._cursor = int(row.cursor)
+        self.restored_from = self._cursor
+        return True
+
     # ------------------------------------------------------------------ reading
     def _bootstrap(self) -> None:
+        with self.store.engine.connect() as conn:
+            restored = self._has_checkpoints(conn) and self._restore(conn)
+            conn.commit()
+        if restored:
+            log.info("exporter resumed from its checkpoint at seq %d", self._cursor)
+            return
+        self._aggregate()
+
+    @staticmethod
+    def _has_checkpoints(conn: Connection) -> bool:
+        # A store not migrated to c0007 (an exporter on a bare engine) has none.
+        return inspect(conn).has_table(ExporterCheckpointRow.__tablename__)
+
+    def _aggregate(self) -> None:
         t = JobRow.__table__
         conn_opts: dict[str, Any] = {}
         if self.store.dialect == "postgresql":
@@ -504,3 +606,25 @@ def stop_metrics_server(server: Any, thread: threading.Thread, timeout_s: float 
     server.shutdown()
     server.server_close()
     thread.join(timeout_s)
+
+
+def _save_checkpoint(store: Any, cursor: int, state: dict[str, Any], clock: Clock) -> bool:
+    """Write ``state`` unless a checkpoint further along is stored already (another
+    replica's): every exporter's totals at a cursor are the same function of the
+    store, so the furthest one is the one to keep."""
+    t = ExporterCheckpointRow.__table__
+    with store.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            stored = conn.execute(
+                select(t.c.cursor).where(t.c.name == "jobs").with_for_update()
+            ).scalar()
+        else:
+            stored = conn.execute(select(t.c.cursor).where(t.c.name == "jobs")).scalar()
+        if stored is not None and int(stored) > cursor:
+            return False
+        values = {"cursor": cursor, "saved_at": clock.now(), "state": state}
+        if stored is None:
+            conn.execute(t.insert().values(name="jobs", **values))
+        else:
+            conn.execute(t.update().where(t.c.name == "jobs").values(**values))
+    return True

@@ -179,3 +179,16 @@ class CalibrationSnapshotRow(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (UniqueConstraint("backend", "calibrated_at"),)
+
+
+class ExporterCheckpointRow(Base):
+    """The exporter's totals up to a ``jobs.seq`` cursor (collector.exporter), so that
+    a restarted daemon tails from there instead of aggregating the whole jobs table,
+    and its counters survive the retention of old rows."""
+
+    __tablename__ = "exporter_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cursor: Mapped[int] = mapped_column(SeqType)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)

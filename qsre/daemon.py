@@ -346,6 +346,8 @@ class Daemon:
             self.watchdog.close()
         if self._server is not None:
             stop_metrics_server(self._server, self._server_thread)
+        # The next start resumes from here instead of aggregating the whole store.
+        self.exporter.checkpoint()
         from collector.recorder import close_all
 
         close_all()
