@@ -33,6 +33,9 @@ def run_checks(config_path: Path | None, db: str | None) -> list[Check]:
     )
     url = db or cfg.store_url
     checks.append(_store_check(url))
+    size = _sqlite_size_check(url)
+    if size is not None:
+        checks.append(size)
     checks.append(_spool_check(cfg.file.store.spool_dir, url))
     checks.extend(_receiver_checks(cfg))
     weekly_slack = cfg.file.reports.weekly.slack
@@ -92,6 +95,76 @@ def _store_check(url: str) -> Check:
             f"{state.collector_head}: {UPGRADE_HINT}",
         )
     return Check("store", True, f"{url} reachable, schema current ({state.collector_head})")
+
+
+# SQLite's honest limit (docs/scale.md, bench/scale.py on 2 cores): the daemon's
+# evaluation cycle and its start grow with the jobs a SQLite store holds, by about
+# these many seconds per million jobs; past the targets (cycle 0.1 s, start 3 s) a
+# store belongs on PostgreSQL, whose cycle stays flat to 10 M jobs. Doctor advises
+# the move from WARN_FRACTION of the first target reached.
+SQLITE_CYCLE_S_PER_M_JOBS = 0.05
+SQLITE_START_S_PER_M_JOBS = 1.0
+SQLITE_CYCLE_TARGET_S = 0.1
+SQLITE_START_TARGET_S = 3.0
+WARN_FRACTION = 0.7
+
+
+def sqlite_jobs_limit() -> int:
+    """Jobs at which a SQLite store is expected to miss its first target."""
+    per_m = max(
+        SQLITE_CYCLE_S_PER_M_JOBS / SQLITE_CYCLE_TARGET_S,
+        SQLITE_START_S_PER_M_JOBS / SQLITE_START_TARGET_S,
+    )
+    return int(1_000_000 / per_m)
+
+
+def _sqlite_size_check(url: str) -> Check | None:
+    """How close a SQLite store is to its honest limit. The job count is the seq span
+    (two index lookups, as Store.refresh_statistics reads it), read without writing;
+    None for other dialects and stores without jobs table."""
+    from qsre.store_access import sqlite_file
+
+    path = sqlite_file(url)
+    if path is None or not path.exists():
+        return None
+    from collector.store import Store
+
+    try:
+        store = Store(url, migrate_on_open=False)
+        try:
+            with store.engine.connect() as conn:
+                jobs = int(
+                    conn.exec_driver_sql(
+                        "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM jobs"
+                    ).scalar_one()
+                )
+        finally:
+            store.close()
+    except Exception:  # noqa: BLE001 - no jobs table yet: the store check says so
+        return None
+    millions = jobs / 1e6
+    cycle_s = SQLITE_CYCLE_S_PER_M_JOBS * millions
+    start_s = SQLITE_START_S_PER_M_JOBS * millions
+    limit = sqlite_jobs_limit()
+    detail = (
+        f"SQLite store with {_jobs_text(jobs)} jobs: evaluation ~{cycle_s:.2f} s per cycle, "
+        f"start ~{start_s:.1f} s (targets {SQLITE_CYCLE_TARGET_S:g} s, "
+        f"{SQLITE_START_TARGET_S:g} s; reached near {_jobs_text(limit)} jobs)"
+    )
+    if jobs >= WARN_FRACTION * limit:
+        detail += (
+            "; consider PostgreSQL (qsre store copy --to postgresql+psycopg://USER@HOST/DB), "
+            "or a shorter store.retention"
+        )
+    return Check("store size", True, detail)
+
+
+def _jobs_text(jobs: int) -> str:
+    if jobs >= 1_000_000:
+        return f"{jobs / 1e6:.1f} M"
+    if jobs >= 10_000:
+        return f"{jobs / 1e3:.0f} k"
+    return f"{jobs:,}"
 
 
 def _spool_check(spool_dir: str | None, url: str) -> Check:
