@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from qsre.cli_errors import BoundaryGroup, run_app
+from qsre.cli_store import store_app
 from qsre.cli_tables import Column, fit_table, print_table, short_job_ids
 from qsre.errors import InputError, NotFound
 
@@ -69,6 +70,7 @@ app.add_typer(dash_app, name="dashboards")
 app.add_typer(report_app, name="report")
 app.add_typer(runbook_app, name="runbook")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(store_app, name="store")
 
 
 @app.callback()

@@ -57,8 +57,7 @@ def prune(
         float | None,
         typer.Option(
             "--max-seconds",
-            help="Stop starting new batches after this long (default: prune to the end)",
-            min=0.001,
+            help="Seconds after which no new batch starts (default: prune to the end)",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
@@ -72,9 +71,12 @@ def prune(
     from collector.clock import SystemClock
     from collector.store import Store
     from qsre.config import load_config
+    from qsre.errors import InputError
     from qsre.retention import RetentionPolicy, prune_store
     from qsre.store_access import open_existing
 
+    if max_seconds is not None and not max_seconds > 0:
+        raise InputError("--max-seconds", "a positive number of seconds", max_seconds)
     config = load_config(config_path)
     policy = RetentionPolicy.from_config(config)
     url = db or config.store_url

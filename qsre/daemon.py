@@ -44,6 +44,7 @@ from collector.store import Store
 from qsre.config import Config
 from qsre.cycle import EvaluationCycle
 from qsre.duty import ROUTER_LEASE, LeaseDuty, ReplicaLogFilter, replica_id
+from qsre.retention import RetentionDuty
 from qsre.watchdog import Watchdog
 from qsre.wiring import build_router
 
@@ -109,6 +110,9 @@ class Daemon:
         alerting = config.file.alerting
         self.router_duty = LeaseDuty(
             Leases(self.store), ROUTER_LEASE, self.replica, self.clock, ttl_s=alerting.lease_ttl_s
+        )
+        self.retention = RetentionDuty.from_config(
+            config, self.store, self.clock, holder=self.replica
         )
         self._routing_epoch: int | None = None
         self.span_sink = self._configure_tracing()
@@ -283,6 +287,7 @@ class Daemon:
         self.scheduler.add_job(
             self.refresh_statistics, "interval", seconds=STATISTICS_INTERVAL_S, id="statistics"
         )
+        self.retention.schedule(self.scheduler)
         self.scheduler.add_job(
             self.evaluate,
             "interval",
@@ -342,6 +347,7 @@ class Daemon:
                 log.exception("final router flush failed")
         # Hand routing over now rather than after the TTL.
         self.router_duty.release()
+        self.retention.release()
         if self.watchdog is not None:
             self.watchdog.close()
         if self._server is not None:
