@@ -16,7 +16,6 @@ Prints ONE JSON object. Run:
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
@@ -31,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.fill import copy_rows, pg_dsn, timestamps  # noqa: E402
 
 WEEK = "2026-W47"
 WEEK_END = datetime(2026, 11, 23, tzinfo=UTC)
@@ -74,9 +77,9 @@ def _batches(jobs: int, seed: int):
             "backend": BACKENDS[rng.integers(0, len(BACKENDS), n)].tolist(),
             "project": PROJECTS[rng.integers(0, len(PROJECTS), n)].tolist(),
             "tags": np.where(rng.random(n) < 0.3, '{"team": "q"}', '{"team": "r"}').tolist(),
-            "submitted": _timestamps(submitted),
-            "started": _timestamps(started),
-            "finished": _timestamps(finished),
+            "submitted": timestamps(submitted),
+            "started": timestamps(started),
+            "finished": timestamps(finished),
             "queue_s": queue_s.tolist(),
             "run_s": run_s.tolist(),
             "e2e_s": e2e_s.tolist(),
@@ -85,13 +88,6 @@ def _batches(jobs: int, seed: int):
             "cost": np.round(rng.exponential(0.05, n), 4).tolist(),
         }
         done += n
-
-
-def _timestamps(epoch_us: np.ndarray) -> list[str]:
-    # UTC, in the naive form SQLAlchemy stores in SQLite ('YYYY-MM-DD HH:MM:SS.ffffff');
-    # PostgreSQL's COPY reads the same text, with the offset appended.
-    text = np.datetime_as_string(epoch_us.astype("datetime64[us]"), unit="us")
-    return np.char.replace(text, "T", " ").tolist()
 
 
 def _rows(b: dict[str, list[Any]]):
@@ -129,23 +125,15 @@ def fill_sqlite(path: Path, jobs: int, seed: int) -> None:
 
 def fill_postgres(url: str, jobs: int, seed: int) -> None:
     import psycopg
-    from sqlalchemy.engine import make_url
 
-    u = make_url(url)
-    dsn = f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
-    if u.password:
-        dsn += f" password={u.password}"
-    with psycopg.connect(dsn) as conn:
+    columns = [c.strip() for c in COLUMNS.split(",")]
+    with psycopg.connect(pg_dsn(url)) as conn:
         for b in _batches(jobs, seed):
-            buf = io.StringIO()
-            for i, be, pr, tg, sub, sta, fin, q, ru, e2e, st, ec, cost in _rows(b):
-                fields = (i, be, pr, tg, "workload", 1, 1000, sub + "+00", sta + "+00",
-                          fin + "+00", q, ru, e2e, st, ec, 1, cost)  # fmt: skip
-                buf.write("\t".join("\\N" if f is None else str(f) for f in fields) + "\n")
-            buf.seek(0)
-            with conn.cursor() as cur, cur.copy(f"COPY jobs ({COLUMNS}) FROM STDIN") as copy:
-                while chunk := buf.read(1 << 20):
-                    copy.write(chunk)
+            rows = (
+                (i, be, pr, tg, "workload", 1, 1000, sub, sta, fin, q, ru, e2e, st, ec, 1, cost)
+                for i, be, pr, tg, sub, sta, fin, q, ru, e2e, st, ec, cost in _rows(b)
+            )
+            copy_rows(conn, "jobs", columns, rows, utc_columns=(7, 8, 9))
             conn.commit()
         conn.execute("ANALYZE jobs")
         conn.commit()

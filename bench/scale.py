@@ -18,7 +18,8 @@ SLOs), then measures, per store:
 
 Prints ONE JSON object. Default (~10 minutes on 2 cores): PostgreSQL 1 M and
 SQLite 1 M jobs. ``--sqlite-jobs 1000000,3000000`` measures several sizes;
-``--ten-million`` sets PostgreSQL to 10 M. Run: ``.venv/bin/python bench/scale.py``.
+``--ten-million`` sets PostgreSQL to 10 M; ``--copy`` also times `qsre store copy`
+of each SQLite store to PostgreSQL. Run: ``.venv/bin/python bench/scale.py``.
 """
 
 from __future__ import annotations
@@ -256,7 +257,37 @@ def measure(url: str, dialect: str, jobs: int, args: argparse.Namespace, workdir
     out["meets_sqlite_targets"] = (
         restart["start_to_metrics_s"] <= TARGET_START_S and out["cycle_s"] <= TARGET_CYCLE_S
     )
+    if dialect == "sqlite" and args.copy:
+        out["copy_to_postgresql"] = copy_seconds(url, args.postgres)
     return out
+
+
+def copy_seconds(url: str, admin_url: str) -> dict[str, Any]:
+    """`qsre store copy` of this store into a new PostgreSQL database (in-process)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from qsre.store_copy import copy_store
+
+    name = f"qsre_bench_copy_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        target = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        t0 = time.perf_counter()
+        report = copy_store(url, target)
+        seconds = time.perf_counter() - t0
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return {
+        "seconds": round(seconds, 1),
+        "rows": report.rows,
+        "rows_per_s": round(report.rows / seconds),
+        "verified": report.verified,
+    }
 
 
 def _create_package_tables(url: str) -> None:
@@ -283,6 +314,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=3, help="CLI runs per figure")
     parser.add_argument("--cycles", type=int, default=5, help="timed cycles after the first")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--copy", action="store_true", help="also time `qsre store copy` of each SQLite store"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where SQLite files go")
     args = parser.parse_args(argv)
     pg_sizes = [10_000_000] if args.ten_million else _sizes(args.postgres_jobs)
