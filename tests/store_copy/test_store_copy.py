@@ -237,3 +237,26 @@ def test_command_prints_a_json_summary(filled, tmp_path) -> None:
     again = runner.invoke(app, ["--db", filled, "--to", target])
     assert again.exit_code != 0
     assert "not empty" in str(again.exception)
+
+
+def test_the_source_is_read_in_one_snapshot(filled, tmp_path) -> None:
+    """A job recorded on the source while the copy runs is in neither the copy nor
+    its checksums: every table is read as of the copy's start."""
+    writer = Store(filled, migrate_on_open=False)
+    late = {"id": "late", "backend": "b", "submitted_at": T0, "status": "done"}
+    calls: list[str] = []
+
+    def record_once(table: str, done: int, total: int) -> None:
+        if not calls:
+            writer.upsert_jobs([late])
+        calls.append(table)
+
+    target = f"sqlite:///{tmp_path / 'snap.db'}"
+    report = copy_store(filled, target, progress=record_once)
+    writer.close()
+    assert calls[0] != "jobs"  # the job was written before the jobs table was read
+    assert report.verified
+    assert {t.name: t.rows for t in report.tables}["jobs"] == 5
+    copied = Store(target, migrate_on_open=False)
+    assert copied.job("late") is None and copied.count_jobs() == 5
+    copied.close()
