@@ -16,7 +16,7 @@ from dashboards.panels import (
     state_timeline,
     timeseries,
 )
-from dashboards.sql import SqlSource, sql_annotation, sql_table, sqlite_hint
+from dashboards.sql import SqlSource, sql_annotation, sql_table, sql_timeseries, sqlite_hint
 
 UID = "qsre-debug"
 TITLE = "qsre Debug"
@@ -138,6 +138,25 @@ def build(datasource_uid: str, sql: SqlSource | None = None) -> Dashboard:
         ],
         unit="s",
     )
+    if sql is None:
+        sqlite_hint(
+            layout,
+            "Network and client overhead per backend",
+            "qsre jobs --backend B --wide   # e2e s minus queue s and run s",
+            w=12,
+            h=8,
+        )
+    else:
+        sql_timeseries(
+            layout,
+            "Network and client overhead per backend (p95 of e2e - queue - run)",
+            store_sql.CLIENT_OVERHEAD,
+            sql,
+            description="The time a job spends outside the provider's queue and run: "
+            "the submission call, polling and fetching the result. It grows with "
+            "network or API latency (and with the polling interval); per-call RPC "
+            "timings are not recorded.",
+        )
     timeseries(
         layout,
         "Mean shots per job",

@@ -84,16 +84,17 @@ class SqlSource:
 class SqlTarget:
     """A raw-SQL query target (grafanalib has none for SQL datasources)."""
 
-    def __init__(self, sql: str, source: SqlSource, ref_id: str = "A") -> None:
+    def __init__(self, sql: str, source: SqlSource, ref_id: str = "A", fmt: str = "table") -> None:
         self.sql = sql
         self.source = source
         self.ref_id = ref_id
+        self.fmt = fmt  # "table", or "time_series" for (time, metric, value) rows
 
     def to_json_data(self) -> dict[str, Any]:
         return {
             "datasource": self.source.ref,
             "refId": self.ref_id,
-            "format": "table",
+            "format": self.fmt,
             "rawQuery": True,
             "editorMode": "code",
             "rawSql": self.sql,
@@ -127,6 +128,30 @@ def sql_table(
             gridPos=layout.place(w, h),
             filterable=True,
             extraJson=extra,
+        )
+    )
+
+
+def sql_timeseries(
+    layout: Layout,
+    title: str,
+    sql: str,
+    source: SqlSource,
+    *,
+    unit: str = "s",
+    description: str = "",
+    w: int = 12,
+    h: int = 8,
+) -> None:
+    """A time series of the query's (time, metric, value) rows."""
+    layout.add(
+        g.TimeSeries(
+            title=title,
+            description=description,
+            dataSource=source.ref,
+            targets=[SqlTarget(sql, source, fmt="time_series")],
+            gridPos=layout.place(w, h),
+            unit=unit,
         )
     )
 

@@ -142,3 +142,18 @@ WHERE prev_f0 IS NOT NULL
   AND ({_CHANGED})
   AND $__timeFilter(ran_at)
 ORDER BY ran_at"""
+
+# Per backend and 5 minutes: the 95th percentile of the time a job spent outside the
+# provider's own queue and run (e2e - queue - run): submitting, polling and fetching
+# the result over the network. Grafana's time-series format (time, metric, value).
+CLIENT_OVERHEAD = f"""\
+SELECT
+  $__timeGroupAlias(j.finished_at, 5m),
+  j.backend AS metric,
+  percentile_cont(0.95) WITHIN GROUP (
+    ORDER BY greatest(j.e2e_seconds - coalesce(j.queue_seconds, 0) - coalesce(j.run_seconds, 0), 0)
+  ) AS value
+FROM jobs j
+WHERE $__timeFilter(j.finished_at) AND j.e2e_seconds IS NOT NULL AND {BACKEND_MATCH}
+GROUP BY 1, 2
+ORDER BY 1"""

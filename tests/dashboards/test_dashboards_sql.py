@@ -147,6 +147,7 @@ def test_every_sql_panel_returns_rows(demo_pg, pg_dashboards):
         ("oncall.json", "Failing jobs"),
         ("oncall.json", "Top failing circuits (jobs)"),
         ("debug.json", "Problem jobs (failed, retried, slower than p95)"),
+        ("debug.json", "Network and client overhead per backend (p95 of e2e - queue - run)"),
         ("debug.json", "Version changes"),
     }
     counts = {key: len(_run(demo_pg, sql)) for key, sql in found.items()}
@@ -169,6 +170,21 @@ def test_failing_jobs_are_the_stores_failed_jobs(demo_pg, pg_dashboards):
     assert _run(demo_pg, sql, {"backend": r"sim\-stable"}) == [
         r for r in rows if r["backend"] == "sim-stable"
     ]
+
+
+def test_client_overhead_is_e2e_minus_queue_and_run(demo_pg, pg_dashboards):
+    (sql,) = [s for t, s in sql_queries(pg_dashboards["debug.json"]) if t.startswith("Network")]
+    rows = _run(demo_pg, sql)
+    assert rows and set(rows[0]) == {"time", "metric", "value"}
+    assert {r["metric"] for r in rows} >= {"sim-stable", "sim-firmware"}
+    assert all(r["value"] >= 0 for r in rows)
+    # Against a direct query: the largest overhead of any job bounds every p95.
+    (top,) = _run(
+        demo_pg,
+        "SELECT max(e2e_seconds - coalesce(queue_seconds, 0) - coalesce(run_seconds, 0)) "
+        "AS m FROM jobs WHERE $__timeFilter(finished_at)",
+    )
+    assert max(r["value"] for r in rows) <= top["m"] + 1e-9
 
 
 def test_top_failing_circuits_count_failed_jobs_per_circuit(demo_pg, pg_dashboards):

@@ -60,9 +60,10 @@ def test_sql_panels_use_the_postgres_datasource_and_prometheus_panels_stay(
         ]
         assert sql_panels, name
         for panel in sql_panels:
-            assert panel["type"] == "table"
+            assert panel["type"] in ("table", "timeseries")
+            fmt = "table" if panel["type"] == "table" else "time_series"
             assert panel["datasource"] == PG
-            assert all(t["datasource"] == PG and t["format"] == "table" for t in panel["targets"])
+            assert all(t["datasource"] == PG and t["format"] == fmt for t in panel["targets"])
         # The Prometheus panels are all still there, with the same queries.
         assert panel_queries(pg_dashboards[name]) == panel_queries(dashboards[name])
     (annotation,) = [
