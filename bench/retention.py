@@ -3,7 +3,8 @@
 Three measurements, one JSON object:
 
 1. ``prune``: a new database filled (``COPY``, bench/fill.py) with ``--jobs`` jobs
-   and their counts over 60 days ending now; the daemon's evaluation cycle
+   and their counts over 60 days ending now (``prune_sqlite``: the same on a SQLite
+   file, executemany, with ``--sqlite-jobs``); the daemon's evaluation cycle
    (``qsre.cycle.EvaluationCycle.tick``, the embedded config's SLOs) runs in a
    thread, as in ``qsre run``, first alone (baseline), then while the retention
    duty's runs (``qsre.retention.prune_store``, ``max_run_s`` each, back to back:
@@ -50,6 +51,7 @@ from bench.fill import (  # noqa: E402
     batches,
     copy_rows,
     fill_postgres,
+    fill_sqlite,
     pg_dsn,
 )
 
@@ -102,10 +104,15 @@ def _sizes(url: str) -> dict[str, int]:
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        out = {
-            t: int(conn.execute(text(f"SELECT pg_total_relation_size('{t}')")).scalar_one())
-            for t in ("jobs", "job_results")
-        }
+        if url.startswith("sqlite"):
+            # The whole file (SQLite keeps freed pages for reuse).
+            path = Path(url.removeprefix("sqlite:///"))
+            out = {"file": path.stat().st_size}
+        else:
+            out = {
+                t: int(conn.execute(text(f"SELECT pg_total_relation_size('{t}')")).scalar_one())
+                for t in ("jobs", "job_results")
+            }
         out["rows_jobs"] = int(conn.execute(text("SELECT count(*) FROM jobs")).scalar_one())
     engine.dispose()
     return out
@@ -184,8 +191,16 @@ def measure_prune(url: str, jobs: int, args: argparse.Namespace, workdir: Path) 
     now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     _schema(url)
     t0 = time.perf_counter()
-    fill_postgres(url, jobs, Workload(end=now, span_s=60 * DAY_S, backends=BACKENDS))
-    out: dict[str, Any] = {"jobs": jobs, "fill_s": _round(time.perf_counter() - t0, 1)}
+    workload = Workload(end=now, span_s=60 * DAY_S, backends=BACKENDS)
+    if url.startswith("sqlite"):
+        fill_sqlite(Path(url.removeprefix("sqlite:///")), jobs, workload)
+    else:
+        fill_postgres(url, jobs, workload)
+    out: dict[str, Any] = {
+        "dialect": url.split(":")[0].split("+")[0],
+        "jobs": jobs,
+        "fill_s": _round(time.perf_counter() - t0, 1),
+    }
     out["before"] = _sizes(url)
 
     loop = CycleLoop(url, workdir)
@@ -370,6 +385,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", default=PG_ADMIN_URL, help="server URL (admin database)")
     parser.add_argument("--jobs", type=int, default=3_000_000, help="jobs over 60 days; 0: skip")
+    parser.add_argument("--sqlite-jobs", type=int, default=0, help="SQLite jobs over 60 days")
     parser.add_argument("--partition-jobs", type=int, default=1_000_000, help="0: skip")
     parser.add_argument("--days", type=int, default=60, help="level-off days; 0: skip")
     parser.add_argument("--jobs-per-day", type=int, default=10_000)
@@ -384,6 +400,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.jobs:
         with new_database(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
             out["prune"] = measure_prune(url, args.jobs, args, Path(tmp))
+    if args.sqlite_jobs:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/qsre.db"
+            out["prune_sqlite"] = measure_prune(url, args.sqlite_jobs, args, Path(tmp))
     if args.partition_jobs:
         with new_database(args.postgres) as url:
             out["partition"] = measure_partition(url, args.partition_jobs, args)
