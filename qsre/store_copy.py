@@ -237,34 +237,53 @@ def _select(table: Table, dialect: str) -> Any:
     return select(*cols).order_by(*_order_by(table, dialect))
 
 
-def _norm(value: Any, col: Column[Any]) -> Any:
-    """A dialect-independent form of one value for the checksum."""
-    if value is None:
-        return None
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _norm_json(value: str) -> Any:
+    return ["json", json.dumps(json.loads(value), sort_keys=True, separators=(",", ":"))]
+
+
+def _norm_time(value: datetime) -> str:
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _norm_float(value: float) -> Any:
+    return ["float", repr(float(value))]
+
+
+def _norm_bytes(value: Any) -> Any:
+    return ["bytes", bytes(value).hex()]
+
+
+def _normaliser(col: Column[Any]) -> Callable[[Any], Any] | None:
+    """How one column's values are written into the checksum, the same on both
+    dialects (None: as they come, ints and text)."""
     if _is_json(col):
-        return ["json", json.dumps(json.loads(value), sort_keys=True, separators=(",", ":"))]
-    if isinstance(value, datetime):
-        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float):
-        return ["float", repr(value)]
-    if isinstance(value, bytes | bytearray | memoryview):
-        return ["bytes", bytes(value).hex()]
-    if isinstance(col.type, Float) and isinstance(value, int):
-        return ["float", repr(float(value))]
-    return value
+        return _norm_json
+    if isinstance(col.type, DateTime):
+        return _norm_time
+    if isinstance(col.type, Float):
+        return _norm_float
+    if isinstance(col.type, LargeBinary):
+        return _norm_bytes
+    if isinstance(col.type, Boolean):
+        return bool
+    return None
 
 
 class _Checksum:
     def __init__(self, table: Table) -> None:
-        self.columns = list(table.columns)
+        self.normalisers = [_normaliser(c) for c in table.columns]
         self.sha = hashlib.sha256()
         self.rows = 0
 
     def add(self, row: Sequence[Any]) -> None:
-        normalised = [_norm(v, c) for v, c in zip(row, self.columns, strict=True)]
+        normalised = [
+            v if f is None or v is None else f(v)
+            for v, f in zip(row, self.normalisers, strict=True)
+        ]
         self.sha.update(json.dumps(normalised, separators=(",", ":")).encode())
         self.sha.update(b"\n")
         self.rows += 1
@@ -273,20 +292,27 @@ class _Checksum:
         return self.sha.hexdigest()
 
 
-def _target_value(value: Any, col: Column[Any], dialect: str) -> Any:
-    if value is None:
-        return None
+def _json_value(value: str) -> Any:
+    parsed = json.loads(value)
+    return JSON.NULL if parsed is None else parsed
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return _utc(value).replace(tzinfo=None)
+
+
+def _converter(col: Column[Any], dialect: str, *, copy: bool) -> Callable[[Any], Any] | None:
+    """How a source value is bound on the target (None: as it is). Through COPY
+    (PostgreSQL) JSON goes as its stored text; through an INSERT, parsed."""
     if _is_json(col):
-        parsed = json.loads(value)
-        return JSON.NULL if parsed is None else parsed
-    if isinstance(col.type, DateTime) and isinstance(value, datetime):
-        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect == "sqlite" else utc
+        return None if copy else _json_value
+    if isinstance(col.type, DateTime):
+        return _naive_utc if dialect == "sqlite" else _utc
     if isinstance(col.type, Boolean):
-        return bool(value)
+        return bool
     if isinstance(col.type, LargeBinary):
-        return bytes(value)
-    return value
+        return bytes
+    return None
 
 
 def _writable(table: Table) -> Table:
@@ -398,12 +424,12 @@ def _copy(
     dst_meta.reflect(target)
     names, skipped = copyable_tables(src_meta, dst_meta)
     for name in names:
-        missing = {c.name for c in dst_meta.tables[name].columns} - {
-            c.name for c in src_meta.tables[name].columns
-        }
-        if missing:
+        theirs = {c.name for c in src_meta.tables[name].columns}
+        ours = {c.name for c in dst_meta.tables[name].columns}
+        if theirs != ours:
             raise StoreCopyError(
-                f"source table {name} lacks columns {sorted(missing)} the target has"
+                f"table {name} differs between source and target: only in the source "
+                f"{sorted(theirs - ours)}, only in the target {sorted(ours - theirs)}"
             )
     with target.connect() as conn:
         busy = {
@@ -427,29 +453,10 @@ def _copy(
         for name in names:
             t0 = clock()
             table = src_meta.tables[name]
-            writable = _writable(dst_meta.tables[name])
-            columns = [c.name for c in table.columns]
-            dst_cols = {c.name: c for c in dst_meta.tables[name].columns}
             checksum = _Checksum(table)
-            batch: list[dict[str, Any]] = []
-            for row in _rows(src, _select(table, src_dialect)):
-                checksum.add(row)
-                batch.append(
-                    {
-                        c: _target_value(v, dst_cols[c], dst_dialect)
-                        for c, v in zip(columns, row, strict=True)
-                        if c in dst_cols
-                    }
-                )
-                if len(batch) >= BATCH_ROWS:
-                    dst.execute(insert(writable), batch)
-                    batch = []
-                    if progress is not None:
-                        progress(name, checksum.rows, totals[name])
-            if batch:
-                dst.execute(insert(writable), batch)
-            if progress is not None:
-                progress(name, checksum.rows, totals[name])
+            rows = _rows(src, _select(table, src_dialect))
+            write = _copy_into if dst_dialect == "postgresql" else _insert_into
+            write(dst, table, dst_meta.tables[name], rows, checksum, totals[name], progress)
             copied[name] = (checksum.rows, checksum.hexdigest(), clock() - t0)
         if dst_dialect == "postgresql":
             _reset_sequences(dst, [dst_meta.tables[n] for n in names])
@@ -469,6 +476,65 @@ def _copy(
         )
         raise StoreCopyError(f"copy did not verify: {bad}")
     return report
+
+
+def _insert_into(
+    dst: Connection,
+    table: Table,
+    target: Table,
+    rows: Iterator[Sequence[Any]],
+    checksum: _Checksum,
+    total: int,
+    progress: Progress | None,
+) -> None:
+    """INSERTs of BATCH_ROWS rows (SQLite targets)."""
+    writable = _writable(target)
+    names = [c.name for c in table.columns]
+    convert = [_converter(target.columns[n], "sqlite", copy=False) for n in names]
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        checksum.add(row)
+        batch.append(
+            {
+                n: v if f is None or v is None else f(v)
+                for n, v, f in zip(names, row, convert, strict=True)
+            }
+        )
+        if len(batch) >= BATCH_ROWS:
+            dst.execute(insert(writable), batch)
+            batch = []
+            if progress is not None:
+                progress(table.name, checksum.rows, total)
+    if batch:
+        dst.execute(insert(writable), batch)
+    if progress is not None:
+        progress(table.name, checksum.rows, total)
+
+
+def _copy_into(
+    dst: Connection,
+    table: Table,
+    target: Table,
+    rows: Iterator[Sequence[Any]],
+    checksum: _Checksum,
+    total: int,
+    progress: Progress | None,
+) -> None:
+    """PostgreSQL's COPY, on the target's own transaction."""
+    names = [c.name for c in table.columns]
+    convert = [_converter(target.columns[n], "postgresql", copy=True) for n in names]
+    raw = dst.connection.driver_connection
+    quoted = ", ".join(f'"{n}"' for n in names)
+    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as cp:
+        for row in rows:
+            checksum.add(row)
+            cp.write_row(
+                [v if f is None or v is None else f(v) for v, f in zip(row, convert, strict=True)]
+            )
+            if progress is not None and checksum.rows % BATCH_ROWS == 0:
+                progress(table.name, checksum.rows, total)
+    if progress is not None:
+        progress(table.name, checksum.rows, total)
 
 
 def _refresh_statistics(target: Engine, names: Sequence[str]) -> None:
