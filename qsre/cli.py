@@ -45,23 +45,49 @@ _flags_take_no_value()
 
 app = typer.Typer(
     name="qsre",
+    # Docstrings are wrapped as paragraphs (the default "rich" mode keeps every
+    # source line break, so help text broke mid-sentence at 80 columns).
+    rich_markup_mode="markdown",
     cls=BoundaryGroup,
     help="Observability and SRE reliability for quantum backends.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-slo_app = typer.Typer(help="SLOs: status, budgets, burn rates.", no_args_is_help=True)
-silence_app = typer.Typer(help="Silences: mute matching alerts for a while.", no_args_is_help=True)
-rules_app = typer.Typer(help="Prometheus recording and alerting rules.", no_args_is_help=True)
-dash_app = typer.Typer(help="Grafana dashboards.", no_args_is_help=True)
-report_app = typer.Typer(help="Reports for managers and platform teams.", no_args_is_help=True)
-runbook_app = typer.Typer(help="Runbooks linked from every alert.", no_args_is_help=True)
+slo_app = typer.Typer(
+    rich_markup_mode="markdown", help="SLOs: status, budgets, burn rates.", no_args_is_help=True
+)
+silence_app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Silences: mute matching alerts for a while.",
+    no_args_is_help=True,
+)
+rules_app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Prometheus recording and alerting rules.",
+    no_args_is_help=True,
+)
+dash_app = typer.Typer(
+    rich_markup_mode="markdown", help="Grafana dashboards.", no_args_is_help=True
+)
+report_app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Reports for managers and platform teams.",
+    no_args_is_help=True,
+)
+runbook_app = typer.Typer(
+    rich_markup_mode="markdown", help="Runbooks linked from every alert.", no_args_is_help=True
+)
 alerts_app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Active alerts, recent notifications, and receiver tests.",
     invoke_without_command=True,
 )
-jobs_app = typer.Typer(help="Recorded jobs: list them, or show one.", invoke_without_command=True)
+jobs_app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Recorded jobs: list them, or show one.",
+    invoke_without_command=True,
+)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(slo_app, name="slo")
 app.add_typer(silence_app, name="silence")
@@ -1072,7 +1098,8 @@ def init(
 
 @app.command()
 def doctor(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """Check a config: store reachable and migrated, receivers' env vars, backends constructible."""
+    """Check a config without writing anything: store reachable (and its schema),
+    spool writable, receivers' env vars, backends constructible, validation suites."""
     from qsre.doctor import run_checks
 
     checks = run_checks(config, db)
