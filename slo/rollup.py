@@ -66,6 +66,7 @@ from sqlalchemy import (
 
 from collector import migrate
 from collector.clock import as_utc
+from collector.retention import pruned_history_start
 from collector.schema import TERMINAL_STATUSES, UTCDateTime
 from slo.burn import cost_budget_buckets
 from slo.sli import JOBS, VALIDATION_RUNS, SLIQuery, Source, sli_query, source_table, time_column
@@ -299,7 +300,10 @@ class Rollups:
             col = JOBS.c.submitted_at
         with self.engine.connect() as conn:
             value = conn.execute(select(func.min(col))).scalar()
-        return as_utc(value)
+            # Retention deletes the oldest rows; the rollups still hold their counts.
+            pruned = pruned_history_start(conn, source)
+        starts = [t for t in (as_utc(value), pruned) if t is not None]
+        return min(starts) if starts else None
 
     def _validation_table_exists(self) -> bool:
         if not self._has_validation:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
-import pytest
 
 from collector.clock import VirtualClock
 from collector.retention import prune_job_results, prune_jobs, pruned_history_start
@@ -93,12 +92,6 @@ def test_rollups_keep_the_counts_of_pruned_jobs_inside_the_window(store_url) -> 
     store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="slo.rollup dates history from the oldest raw job: pruning inside a window "
-    "makes it look incomplete until it reads collector.retention.pruned_history_start "
-    "(docs/retention.md; store.retention.jobs is refused below the longest SLO window)",
-)
 def test_slo_status_is_unchanged_after_pruning_inside_the_window(sqlite_url) -> None:
     store, clock = _store_with_history(sqlite_url)
     before = _status(SLOEngine(store, SLOS, clock=clock))
