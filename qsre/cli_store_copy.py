@@ -70,7 +70,7 @@ def store_copy(
         return
     out = Console()
     for t in report.tables:
-        out.print(f"{t.name:<24} {t.rows:>12,} rows  sha256 {t.source_sha256[:16]}  verified")
+        out.print(f"{t.name:<24} {t.rows:>12,} rows  sha256 {t.source_sha256[:16]}…  verified")
     if report.skipped:
         out.print(f"not copied (not qsre tables at this version): {', '.join(report.skipped)}")
     out.print(

@@ -438,7 +438,7 @@ def _copy(
         }
     busy = {n: rows for n, rows in busy.items() if rows}
     if busy:
-        listed = ", ".join(f"{n} ({rows} rows)" for n, rows in busy.items())
+        listed = ", ".join(f"{n} ({rows} row{'s' * (rows != 1)})" for n, rows in busy.items())
         raise StoreCopyError(
             f"target {redact(target_url)} is not empty: {listed}; copy into a new database"
         )
