@@ -16,7 +16,7 @@ SLOs), then measures, per store:
 - the evaluation cycle after the first (``qsre.cycle.EvaluationCycle.tick``
   in-process on the same config, median of ``--cycles``).
 
-Prints ONE JSON object. Default (~10 minutes on 2 cores): PostgreSQL 1 M and
+Prints ONE JSON object. Default (~5 minutes on 2 cores): PostgreSQL 1 M and
 SQLite 1 M jobs. ``--sqlite-jobs 1000000,3000000`` measures several sizes;
 ``--ten-million`` sets PostgreSQL to 10 M; ``--copy`` also times `qsre store copy`
 of each SQLite store to PostgreSQL. Run: ``.venv/bin/python bench/scale.py``.
