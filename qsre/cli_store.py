@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from collector.retention import PruneResult
     from qsre.retention import RetentionPolicy
 
-store_app = typer.Typer(help="The event store: retention.", no_args_is_help=True)
+store_app = typer.Typer(
+    rich_markup_mode="markdown", help="The event store: retention.", no_args_is_help=True
+)
 
 console = Console()
 
@@ -71,9 +73,9 @@ def prune(
     from collector.clock import SystemClock
     from collector.store import Store
     from qsre.config import load_config
-    from qsre.errors import InputError
+    from qsre.errors import InputError, NotFound
     from qsre.retention import RetentionPolicy, prune_store
-    from qsre.store_access import open_existing
+    from qsre.store_access import CREATE_HINT, open_existing, sqlite_file
 
     if max_seconds is not None and not max_seconds > 0:
         raise InputError("--max-seconds", "a positive number of seconds", max_seconds)
@@ -82,7 +84,14 @@ def prune(
     url = db or config.store_url
     # A dry run writes nothing (no migration either); a real prune brings the schema
     # to this version first, as every writing command does.
-    store = open_existing(url) if dry_run else Store(url)
+    if dry_run:
+        store = open_existing(url)
+    else:
+        # Pruning a mistyped path must not create an empty store to prune.
+        missing = sqlite_file(url)
+        if missing is not None and not missing.exists():
+            raise NotFound("store", CREATE_HINT, str(missing))
+        store = Store(url)
     now = SystemClock().now()
     try:
         results = prune_store(store.engine, policy, now, dry_run=dry_run, max_seconds=max_seconds)

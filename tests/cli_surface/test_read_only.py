@@ -31,6 +31,8 @@ LOOKING = [
     ("alerts",),
     ("silence", "list"),
     ("report", "weekly", "--week", "2026-W47"),
+    ("store", "prune", "--dry-run"),
+    ("store", "prune"),  # writes, but never to a store it would first have to create
 ]
 
 
@@ -95,7 +97,8 @@ def recorded_store(tmp_path_factory):
 def test_looking_writes_nothing(recorded_store, tmp_path):
     before = fingerprint(recorded_store)
     url = f"sqlite:///{recorded_store}"
-    for command in LOOKING[:1] + LOOKING[2:]:
+    writers = {("jobs", "show", "abc123"), ("store", "prune")}  # show: no such job here
+    for command in [c for c in LOOKING if c not in writers]:
         extra = ("--out", str(tmp_path / "report")) if command[0] == "report" else ()
         done = run(*command, *extra, "--db", url, cwd=tmp_path)
         assert done.returncode == 0, (command, done.stderr)
