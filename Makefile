@@ -32,7 +32,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: $(VENV)/.installed-test
-	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	for b in bench/*.py; do grep -q '__main__' $$b || continue; echo "== $$b"; $(BIN)/python $$b; done
 
 clean:
 	rm -rf $(VENV) qsre-demo .pytest_cache build *.egg-info collector/*.so
