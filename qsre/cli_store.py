@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from qsre.retention import RetentionPolicy
 
 store_app = typer.Typer(
-    rich_markup_mode="markdown", help="The event store: retention.", no_args_is_help=True
+    rich_markup_mode="markdown", help="The event store: retention, and copying it to another database.", no_args_is_help=True
 )
 
 console = Console()
@@ -141,3 +141,9 @@ def prune_table(
     title = f"store prune{' (dry run)' if dry_run else ''}: {verb} {total:,} rows"
     caption = "rows: " + ("what would be deleted now" if dry_run else "deleted by this run")
     return fit_table(title, PRUNE_COLUMNS, rows, width=width, wide=wide, caption=caption)
+
+
+# `qsre store copy`: its own module (the copy is a separate job from retention).
+from qsre.cli_store_copy import store_copy  # noqa: E402
+
+store_app.command("copy")(store_copy)
