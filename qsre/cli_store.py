@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from qsre.retention import RetentionPolicy
 
 store_app = typer.Typer(
-    rich_markup_mode="markdown", help="The event store: retention, and copying it to another database.", no_args_is_help=True
+    rich_markup_mode="markdown",
+    help="The event store: retention, and copying it to another database.",
+    no_args_is_help=True,
 )
 
 console = Console()
