@@ -24,6 +24,7 @@ from qsre.config import Config
 from runbooks.catalog import runbook_base
 from slo.alerts import Alert
 from slo.engine import SLOEngine
+from slo.rollup import Rollups
 from slo.routing import FlushReport, Router
 from slo.signals import SignalConfig, evaluate_signals
 
@@ -54,7 +55,12 @@ class EvaluationCycle:
         self.router = router
         self.clock = clock
         self.health = health
-        self.engine = SLOEngine(store, config.slos, clock=clock)
+        # A new or edited SLO's rollups are built a few days per cycle (newest first),
+        # so its history never holds a cycle up for more than a sixth of the interval.
+        build_s = config.file.alerting.evaluation_interval_s / 6
+        self.engine = SLOEngine(
+            store, config.slos, clock=clock, rollups=Rollups(store, max_build_s=build_s)
+        )
         self.signal_config = SignalConfig.from_mapping(
             config.file.alerting.signals, where=f"{config.source}: alerting.signals"
         )

@@ -36,6 +36,7 @@ reading a column a later validators migration adds (``mitigation_gain`` needs
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -163,6 +164,7 @@ class Rollups:
         bootstrap_chunk_minutes: int = 1440,
         dirty_log_updates: int = 1440,
         read_only: bool = False,
+        max_build_s: float | None = None,
     ) -> None:
         self.store = store
         self.read_only = read_only
@@ -172,6 +174,7 @@ class Rollups:
         self.startup_tail_rows = startup_tail_rows
         self.bootstrap_chunk_minutes = bootstrap_chunk_minutes
         self.dirty_log_updates = dirty_log_updates
+        self.max_build_s = max_build_s
         self._seen: dict[str, set[int]] = {"jobs": set(), "validation_runs": set()}
         self._has_validation = False
         self._validation_columns: frozenset[str] = frozenset()
@@ -224,6 +227,9 @@ class Rollups:
         else:
             raw_good, raw_total = self._read(q.key, m0, n)
         history = self._history_start(q.source)
+        built_from = None if self.read_only else self._built_from(q.key)
+        if built_from is not None and history is not None:
+            history = max(history, built_from)
         if q.value is not None:
             good, total = cost_budget_buckets(raw_total, slo)
             return good, total, history
@@ -282,13 +288,20 @@ class Rollups:
             if not inspect(conn).has_table(SERIES_T.name):
                 return None
             row = conn.execute(
-                select(SOURCES_T.c.update_no, SOURCES_T.c.updated_at, SERIES_T.c.synced_update)
+                select(
+                    SOURCES_T.c.update_no,
+                    SOURCES_T.c.updated_at,
+                    SERIES_T.c.synced_update,
+                    SERIES_T.c.spec,
+                )
                 .select_from(SERIES_T)
                 .join(SOURCES_T, SOURCES_T.c.source == SERIES_T.c.source)
                 .where(SERIES_T.c.sli_key == q.key)
             ).first()
         if row is None or row.synced_update != row.update_no:
             return None
+        if (row.spec or {}).get("building"):
+            return None  # still being built: compute it from the store
         return as_utc(row.updated_at)
 
     def _history_start(self, source: Source) -> datetime | None:
@@ -327,14 +340,16 @@ class Rollups:
         with self.engine.begin() as conn:
             self._lock(conn, source)
             state = self._load_state(conn, source, now)
-            series = {
-                r.sli_key: r.synced_update
-                for r in conn.execute(
-                    select(SERIES_T.c.sli_key, SERIES_T.c.synced_update).where(
-                        SERIES_T.c.sli_key.in_([q.key for q in queries])
-                    )
+            series: dict[str, int] = {}
+            building: dict[str, dict[str, int]] = {}
+            for r in conn.execute(
+                select(SERIES_T.c.sli_key, SERIES_T.c.synced_update, SERIES_T.c.spec).where(
+                    SERIES_T.c.sli_key.in_([q.key for q in queries])
                 )
-            }
+            ):
+                series[r.sli_key] = r.synced_update
+                if (r.spec or {}).get("building"):
+                    building[r.sli_key] = r.spec["building"]
             previous = state.update_no
             state.update_no += 1
             # A series synced at update k can catch up from the dirty-range log if
@@ -360,8 +375,12 @@ class Rollups:
                     .where(SERIES_T.c.sli_key.in_([q.key for q in current]))
                     .values(synced_update=state.update_no)
                 )
+        started = time.monotonic()
         if to_build:
             rewritten += self._build(source, to_build, state.update_no, now)
+        resumed = [q for q in current if q.key in building]
+        if resumed:
+            rewritten += self._continue_builds(source, resumed, building, started)
         return rewritten
 
     def _catch_up(
@@ -533,28 +552,79 @@ class Rollups:
             ).one()
             conn.execute(delete(HOURS_T).where(HOURS_T.c.sli_key.in_(keys)))
             conn.execute(delete(SERIES_T).where(SERIES_T.c.sli_key.in_(keys)))
-        rewritten = 0
+        progress: dict[str, int] | None = None
         if lo_at is not None:
             chunk = self.bootstrap_chunk_minutes
             lo = minute_of(lo_at) // chunk * chunk
-            hi = minute_of(hi_at) + 1
-            for start in range(lo, hi, chunk):
-                with self.engine.begin() as conn:
-                    rewritten += self._recompute(conn, source, queries, start, start + chunk)
+            hi = (minute_of(hi_at) // chunk + 1) * chunk
+            progress = {"lo": lo, "next": hi}
         with self.engine.begin() as conn:
             rows = [
                 {
                     "sli_key": q.key,
                     "source": source,
-                    "spec": {"key": q.key},
+                    "spec": {"key": q.key, **({"building": progress} if progress else {})},
                     "built_at": now,
                     "synced_update": update_no,
                 }
                 for q in queries
             ]
             conn.execute(_insert(conn, SERIES_T).on_conflict_do_nothing(), rows)
-        log.info("built rollups for %d SLI(s) from %s", len(queries), source)
+        rewritten = 0
+        if progress is not None:
+            started = time.monotonic()
+            building = {q.key: progress for q in queries}
+            rewritten = self._continue_builds(source, queries, building, started)
+        log.info("started building rollups for %d SLI(s) from %s", len(queries), source)
         return rewritten
+
+    def _continue_builds(
+        self,
+        source: Source,
+        queries: Sequence[SLIQuery],
+        building: dict[str, dict[str, int]],
+        started: float,
+    ) -> int:
+        """Build series newest day first, one transaction per day, until done or
+        ``max_build_s`` has passed (at least one day per update): a new SLO's history
+        never holds up an evaluation cycle for long, and a crash resumes at the day
+        it reached. Until done, ``buckets`` dates its history from the oldest day
+        built, so windows reaching further back are incomplete, not undercounted."""
+        groups: dict[tuple[int, int], list[SLIQuery]] = {}
+        for q in queries:
+            p = building[q.key]
+            groups.setdefault((int(p["lo"]), int(p["next"])), []).append(q)
+        chunk = self.bootstrap_chunk_minutes
+        rewritten = 0
+        for (lo, nxt), group in groups.items():
+            while nxt > lo:
+                start = max(lo, nxt - chunk)
+                with self.engine.begin() as conn:
+                    rewritten += self._recompute(conn, source, group, start, nxt)
+                    done = start <= lo
+                    for q in group:
+                        spec: dict[str, Any] = {"key": q.key}
+                        if not done:
+                            spec["building"] = {"lo": lo, "next": start}
+                        conn.execute(
+                            SERIES_T.update().where(SERIES_T.c.sli_key == q.key).values(spec=spec)
+                        )
+                nxt = start
+                if done:
+                    log.info("built rollups for %d SLI(s) from %s", len(group), source)
+                budget = self.max_build_s
+                if budget is not None and time.monotonic() - started >= budget:
+                    return rewritten
+        return rewritten
+
+    def _built_from(self, key: str) -> datetime | None:
+        """Where a series still being built starts (None: built, or not stored)."""
+        with self.engine.connect() as conn:
+            if self.read_only and not inspect(conn).has_table(SERIES_T.name):
+                return None
+            spec = conn.execute(select(SERIES_T.c.spec).where(SERIES_T.c.sli_key == key)).scalar()
+        building = (spec or {}).get("building")
+        return instant_of(int(building["next"])) if building else None
 
     def _recompute(
         self, conn: Connection, source: Source, queries: Sequence[SLIQuery], lo: int, hi: int
