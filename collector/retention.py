@@ -220,6 +220,10 @@ class Walk:
     dependents: Callable[[Connection, Sequence[Any], bool], int] | None = None
     # The walk never goes past this key (None: no limit).
     limit: int | None = None
+    # False: the walked rows stay and only their ``dependents`` go (the counts of old
+    # jobs); the result is then reported for ``reports``, the table that shrinks.
+    removes_rows: bool = True
+    reports: Table | None = None
 
 
 def prune_oldest(
@@ -241,7 +245,7 @@ def prune_oldest(
     cutoff = as_utc(cutoff)
     t0 = budget.timer()
     deadline = budget.deadline()
-    name = walk.table.name
+    name = (walk.reports if walk.reports is not None else walk.table).name
     if not has_table(engine, name):
         return PruneResult(name, cutoff, 0, 0, True, dry_run, 0.0, 0, skipped=True)
     if start is None:
@@ -262,11 +266,13 @@ def prune_oldest(
                 stmt = stmt.where(walk.key <= walk.limit)
             rows = conn.execute(stmt.order_by(walk.key).limit(budget.batch_rows)).all()
             settled, doomed, boundary = _settle(rows, cursor, cutoff, walk.keep)
-            n = len(doomed)
+            n = len(doomed) if walk.removes_rows else 0
             if doomed:
                 if walk.dependents is not None:
-                    walk.dependents(conn, doomed, dry_run)
-                if not dry_run:
+                    gone = walk.dependents(conn, doomed, dry_run)
+                    if not walk.removes_rows:
+                        n = gone
+                if walk.removes_rows and not dry_run:
                     keys = [r[0] for r in doomed]
                     n = conn.execute(delete(walk.table).where(walk.key.in_(keys))).rowcount
                     _record_history_start(conn, walk.cursor_name, doomed, now)
@@ -317,6 +323,20 @@ def _delete_results(conn: Connection, jobs: Sequence[Any], dry_run: bool) -> int
     return int(conn.execute(delete(JOB_RESULTS).where(where)).rowcount)
 
 
+def job_results_walk() -> Walk:
+    """Jobs by ``seq``, taking only their counts: the jobs themselves stay."""
+    return Walk(
+        table=JOBS,
+        key=JOBS.c.seq,
+        time_col=JOBS.c.submitted_at,
+        cursor_name=JOB_RESULTS_CURSOR,
+        columns=(JOBS.c.id,),
+        dependents=_delete_results,
+        removes_rows=False,
+        reports=JOB_RESULTS,
+    )
+
+
 def prune_job_results(
     engine: Engine,
     cutoff: datetime,
@@ -328,45 +348,21 @@ def prune_job_results(
     start: int | None = None,
 ) -> PruneResult:
     """Delete the counts of jobs submitted before ``cutoff`` (the jobs are kept)."""
-    cutoff = as_utc(cutoff)
-    t0 = budget.timer()
-    deadline = budget.deadline()
-    if not has_table(engine, JOB_RESULTS.name):
-        return PruneResult(JOB_RESULTS.name, cutoff, 0, 0, True, dry_run, 0.0, 0, skipped=True)
-    with engine.connect() as conn:
-        if start is None:
-            start = read_cursor(conn, JOB_RESULTS_CURSOR)
-        # Jobs pruned already took their counts with them (see prune_jobs).
-        start = max(start, read_cursor(conn, JOBS_CURSOR))
-    cursor = start
-    deleted = batches = 0
-    done = False
-    while True:
-        if batches and deadline is not None and budget.timer() >= deadline:
-            break
-        if fence is not None and not fence():
-            break
-        started = time.perf_counter()
-        with engine.begin() as conn:
-            rows = conn.execute(
-                select(JOBS.c.seq, JOBS.c.submitted_at, JOBS.c.id)
-                .where(JOBS.c.seq > cursor)
-                .order_by(JOBS.c.seq)
-                .limit(budget.batch_rows)
-            ).all()
-            settled, doomed, boundary = _settle(rows, cursor, cutoff, None)
-            n = _delete_results(conn, doomed, dry_run) if doomed else 0
-            if not dry_run and settled > cursor:
-                _save_cursor(conn, JOB_RESULTS_CURSOR, settled, now)
-        batches += 1
-        deleted += n
-        cursor = settled
-        if boundary or len(rows) < budget.batch_rows:
-            done = True
-            break
-        budget.pause_after(time.perf_counter() - started)
-    return PruneResult(
-        JOB_RESULTS.name, cutoff, deleted, batches, done, dry_run, budget.timer() - t0, cursor
+    if has_table(engine, JOB_RESULTS.name):
+        with engine.connect() as conn:
+            if start is None:
+                start = read_cursor(conn, JOB_RESULTS_CURSOR)
+            # Jobs pruned already took their counts with them (see prune_jobs).
+            start = max(start, read_cursor(conn, JOBS_CURSOR))
+    return prune_oldest(
+        engine,
+        job_results_walk(),
+        cutoff,
+        now=now,
+        budget=budget,
+        dry_run=dry_run,
+        fence=fence,
+        start=start,
     )
 
 
