@@ -16,17 +16,15 @@ import json
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.fill import Workload, fill_postgres  # noqa: E402
+from bench.fill import Workload, fill_postgres, new_database  # noqa: E402
 from collector.clock import VirtualClock  # noqa: E402
 from collector.exporter import StoreExporter  # noqa: E402
 from collector.schema import ExporterCheckpointRow  # noqa: E402
@@ -50,12 +48,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args(argv)
-    name = f"qsre_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with new_database(args.url) as url:
         store = Store(url)
         t0 = time.perf_counter()
         fill_postgres(url, args.jobs, Workload(END, 30 * 86400, ("ibm_a", "ibm_b", "ionq")))
@@ -75,9 +68,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             resumed.append(s)
             resumed_scrape.append(r)
         store.close()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     med = lambda xs: round(statistics.median(xs), 3)  # noqa: E731
     out = {
         "jobs": args.jobs,

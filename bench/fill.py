@@ -12,9 +12,11 @@ Shared by the benches (bench/scale.py; bench/report_scale.py's COPY writer).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -202,3 +204,23 @@ def fill_postgres(url: str, jobs: int, w: Workload) -> None:
         conn.execute("ANALYZE jobs")
         conn.execute("ANALYZE job_results")
         conn.commit()
+
+
+@contextlib.contextmanager
+def new_database(admin_url: str, prefix: str = "qsre_bench") -> Iterator[str]:
+    """The URL of a brand-new PostgreSQL database on ``admin_url``'s server, dropped
+    (even with open connections) when the block ends."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

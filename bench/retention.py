@@ -33,7 +33,6 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +51,7 @@ from bench.fill import (  # noqa: E402
     copy_rows,
     fill_postgres,
     fill_sqlite,
+    new_database,
     pg_dsn,
 )
 
@@ -64,24 +64,6 @@ DAY_S = 86400
 
 def _round(x: float, n: int = 4) -> float:
     return round(x, n)
-
-
-@contextlib.contextmanager
-def new_database(admin_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"qsre_bench_ret_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _schema(url: str) -> None:
@@ -398,17 +380,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import tempfile
 
     if args.jobs:
-        with new_database(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
+        with (
+            new_database(args.postgres, "qsre_bench_ret") as url,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
             out["prune"] = measure_prune(url, args.jobs, args, Path(tmp))
     if args.sqlite_jobs:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/qsre.db"
             out["prune_sqlite"] = measure_prune(url, args.sqlite_jobs, args, Path(tmp))
     if args.partition_jobs:
-        with new_database(args.postgres) as url:
+        with new_database(args.postgres, "qsre_bench_ret") as url:
             out["partition"] = measure_partition(url, args.partition_jobs, args)
     if args.days:
-        with new_database(args.postgres) as url:
+        with new_database(args.postgres, "qsre_bench_ret") as url:
             out["level_off"] = measure_level_off(url, args)
     print(json.dumps(out, indent=2))
     return out

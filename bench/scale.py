@@ -38,7 +38,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.fill import Workload, fill_postgres, fill_sqlite  # noqa: E402
+from bench.fill import Workload, fill_postgres, fill_sqlite, new_database  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "QSRE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -264,24 +263,13 @@ def measure(url: str, dialect: str, jobs: int, args: argparse.Namespace, workdir
 
 def copy_seconds(url: str, admin_url: str) -> dict[str, Any]:
     """`qsre store copy` of this store into a new PostgreSQL database (in-process)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
 
     from qsre.store_copy import copy_store
 
-    name = f"qsre_bench_copy_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        target = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    with new_database(admin_url, "qsre_bench_copy") as target:
         t0 = time.perf_counter()
         report = copy_store(url, target)
         seconds = time.perf_counter() - t0
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return {
         "seconds": round(seconds, 1),
         "rows": report.rows,
@@ -322,9 +310,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     pg_sizes = [10_000_000] if args.ten_million else _sizes(args.postgres_jobs)
     sqlite_sizes = _sizes(args.sqlite_jobs)
 
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     cli_start = None
     stores = []
     for dialect, sizes in (("postgresql", pg_sizes), ("sqlite", sqlite_sizes)):
@@ -338,20 +323,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         measure(f"sqlite:///{workdir / 'qsre.db'}", dialect, jobs, args, workdir)
                     )
                     continue
-                name = f"qsre_bench_scale_{uuid.uuid4().hex[:8]}"
-                admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-                with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
-                url = make_url(args.postgres).set(database=name)
-                try:
-                    stores.append(
-                        measure(url.render_as_string(hide_password=False), dialect, jobs, args,
-                                workdir)
-                    )  # fmt: skip
-                finally:
-                    with admin.connect() as conn:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    admin.dispose()
+                with new_database(args.postgres, "qsre_bench_scale") as url:
+                    stores.append(measure(url, dialect, jobs, args, workdir))
     return {
         "benchmark": "scale",
         "cli_start_s": cli_start,
