@@ -54,6 +54,7 @@ from bench.fill import (  # noqa: E402
     new_database,
     pg_dsn,
 )
+from qsre.store_copy import migrate_target  # noqa: E402  (every package's tables)
 
 PG_ADMIN_URL = os.environ.get(
     "QSRE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -64,21 +65,6 @@ DAY_S = 86400
 
 def _round(x: float, n: int = 4) -> float:
     return round(x, n)
-
-
-def _schema(url: str) -> None:
-    from collector.store import Store
-    from slo.alert_state import AlertStateStore
-    from slo.rollup import Rollups
-    from validators.store import ValidationStore
-
-    store = Store(url)
-    try:
-        ValidationStore(store)
-        AlertStateStore(store)
-        Rollups(store)
-    finally:
-        store.close()
 
 
 def _sizes(url: str) -> dict[str, int]:
@@ -171,7 +157,7 @@ def measure_prune(url: str, jobs: int, args: argparse.Namespace, workdir: Path) 
     from qsre.retention import RetentionPolicy, prune_store
 
     now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
-    _schema(url)
+    migrate_target(url)
     t0 = time.perf_counter()
     workload = Workload(end=now, span_s=60 * DAY_S, backends=BACKENDS)
     if url.startswith("sqlite"):
@@ -247,7 +233,7 @@ def measure_partition(url: str, rows: int, args: argparse.Namespace) -> dict:
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     month = now - timedelta(days=30)
-    _schema(url)
+    migrate_target(url)
     fill_postgres(url, rows, Workload(end=month, span_s=28 * DAY_S, backends=BACKENDS))
     out: dict[str, Any] = {"rows": rows}
     with psycopg.connect(pg_dsn(url), autocommit=True) as conn:
@@ -309,7 +295,7 @@ def measure_level_off(url: str, args: argparse.Namespace) -> dict:
     from collector.store import Store
     from qsre.retention import RetentionPolicy, prune_store
 
-    _schema(url)
+    migrate_target(url)
     store = Store(url)
     policy = RetentionPolicy(
         jobs_s=20 * DAY_S, job_results_s=10 * DAY_S, validation_runs_s=None,

@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.fill import Workload, fill_postgres, fill_sqlite, new_database  # noqa: E402
+from qsre.store_copy import migrate_target  # noqa: E402  (every package's tables)
 
 PG_ADMIN_URL = os.environ.get(
     "QSRE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -239,7 +240,7 @@ def measure(url: str, dialect: str, jobs: int, args: argparse.Namespace, workdir
     )
     # The read-only CLI needs the slo tables; the daemon creates them: before it has
     # run, open the stores that own them the way it would, without building rollups.
-    _create_package_tables(url)
+    migrate_target(url)
     out["slo_status_rollups_not_built_s"] = cli_seconds(
         ["slo", "status", *c, "--json"], args.repeats, workdir
     )
@@ -276,21 +277,6 @@ def copy_seconds(url: str, admin_url: str) -> dict[str, Any]:
         "rows_per_s": round(report.rows / seconds),
         "verified": report.verified,
     }
-
-
-def _create_package_tables(url: str) -> None:
-    from collector.store import Store
-    from slo.alert_state import AlertStateStore
-    from slo.rollup import Rollups
-    from validators.store import ValidationStore
-
-    store = Store(url)
-    try:
-        ValidationStore(store)
-        AlertStateStore(store)
-        Rollups(store)
-    finally:
-        store.close()
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
