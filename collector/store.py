@@ -130,12 +130,8 @@ class Store:
         statistics: nothing to do there."""
         if self.dialect != "sqlite":
             return False
+        rows = self.approx_job_count()
         with self.engine.connect() as conn:
-            # The seq span, not count(*): two index lookups instead of a scan (0.3 s at
-            # 5 M jobs), and old rows pruned from the low end keep it close.
-            rows = conn.exec_driver_sql(
-                "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM jobs"
-            ).scalar_one()
             analysed = self._analysed_rows(conn)
         if not force:
             if rows == 0:
@@ -146,6 +142,17 @@ class Store:
             conn.exec_driver_sql("PRAGMA analysis_limit=0")
             conn.exec_driver_sql("ANALYZE")
         return True
+
+    def approx_job_count(self) -> int:
+        """The jobs table's size from its seq span, not count(*): two index lookups
+        instead of a scan (0.3 s at 5 M jobs on SQLite), and old rows pruned from the
+        low end keep it close. Reads only."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.exec_driver_sql(
+                    "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM jobs"
+                ).scalar_one()
+            )
 
     @staticmethod
     def _analysed_rows(conn: Any) -> int | None:

@@ -118,8 +118,8 @@ def sqlite_jobs_limit() -> int:
 
 
 def _sqlite_size_check(url: str) -> Check | None:
-    """How close a SQLite store is to its honest limit. The job count is the seq span
-    (two index lookups, as Store.refresh_statistics reads it), read without writing;
+    """How close a SQLite store is to its honest limit. The job count is
+    Store.approx_job_count (the seq span), read without writing;
     None for other dialects and stores without jobs table."""
     from qsre.store_access import sqlite_file
 
@@ -131,12 +131,7 @@ def _sqlite_size_check(url: str) -> Check | None:
     try:
         store = Store(url, migrate_on_open=False)
         try:
-            with store.engine.connect() as conn:
-                jobs = int(
-                    conn.exec_driver_sql(
-                        "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM jobs"
-                    ).scalar_one()
-                )
+            jobs = store.approx_job_count()
         finally:
             store.close()
     except Exception:  # noqa: BLE001 - no jobs table yet: the store check says so
