@@ -75,9 +75,9 @@ def prune(
     from collector.clock import SystemClock
     from collector.store import Store
     from qsre.config import load_config
-    from qsre.errors import InputError, NotFound
+    from qsre.errors import InputError
     from qsre.retention import RetentionPolicy, prune_store
-    from qsre.store_access import CREATE_HINT, open_existing, sqlite_file
+    from qsre.store_access import open_existing, require_file
 
     if max_seconds is not None and not max_seconds > 0:
         raise InputError("--max-seconds", "a positive number of seconds", max_seconds)
@@ -89,10 +89,7 @@ def prune(
     if dry_run:
         store = open_existing(url)
     else:
-        # Pruning a mistyped path must not create an empty store to prune.
-        missing = sqlite_file(url)
-        if missing is not None and not missing.exists():
-            raise NotFound("store", CREATE_HINT, str(missing))
+        require_file(url)  # a mistyped path is not a new, empty store to prune
         store = Store(url)
     now = SystemClock().now()
     try:

@@ -42,6 +42,14 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def require_file(url: str) -> None:
+    """NotFound (exit 2) naming the path when ``url`` is a SQLite file that does not
+    exist: no command should create an empty store from a mistyped path."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise NotFound("store", CREATE_HINT, str(path))
+
+
 def store_state(url: str) -> StoreState:
     """Connects (raising StoreError if unreachable) and reads the schema revision."""
     from collector import migrate
@@ -65,9 +73,8 @@ def open_existing(url: str):
     created or upgraded. NotFound (exit 2) naming the path or revision otherwise."""
     from collector.store import Store
 
+    require_file(url)
     state = store_state(url)
-    if state.file_missing:
-        raise NotFound("store", CREATE_HINT, str(sqlite_file(url)))
     if not state.current:
         raise NotFound(
             "store schema",
