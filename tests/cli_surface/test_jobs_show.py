@@ -104,6 +104,18 @@ def test_listed_ids_stay_unique_across_processes(two_process_store, tmp_path):
         assert show(url, short_job_id(qsre_id), tmp_path)["id"] == qsre_id
 
 
+def _unique_suffix(qsre_id: str, all_ids: list[str]) -> str:
+    """The shortest suffix, past the 12-digit counter, that only ``qsre_id`` ends with.
+
+    Both processes' first jobs end in the same counter, so a fixed-length suffix
+    (e.g. 14 characters: one random hex digit) names both one time in sixteen."""
+    for length in range(14, len(qsre_id) + 1):
+        suffix = qsre_id[-length:]
+        if [other for other in all_ids if other.endswith(suffix)] == [qsre_id]:
+            return suffix
+    raise AssertionError(f"no suffix of {qsre_id} is unique among {all_ids}")
+
+
 @pytest.mark.parametrize("how", ["qsre id", "prefix", "suffix", "provider id"])
 def test_show_finds_a_job_by_any_reference(two_process_store, tmp_path, how):
     url, ids = two_process_store
@@ -111,7 +123,7 @@ def test_show_finds_a_job_by_any_reference(two_process_store, tmp_path, how):
     ref = {
         "qsre id": qsre_id,
         "prefix": qsre_id[:8],
-        "suffix": qsre_id[-14:],
+        "suffix": _unique_suffix(qsre_id, [other for other, _ in ids.values()]),
         "provider id": provider_id,
     }[how]
     record = show(url, ref, tmp_path)
