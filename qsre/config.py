@@ -146,7 +146,7 @@ class ValidationSection(_Model):
 
     def detector_configs(self) -> tuple[Any, Any]:
         """(DriftConfig, DivergenceConfig) for the validators."""
-        from validators.drift import DivergenceConfig, DriftConfig
+        from validators.detector_config import DivergenceConfig, DriftConfig
 
         return DriftConfig(**self.drift), DivergenceConfig(**self.divergence)
 
@@ -654,7 +654,7 @@ def _validate_suite(v: ValidationSection, source: str, where: str) -> None:
     """Circuit names and suite keys, checked when the file is read: a typo such as
     ``bel`` fails here, not at the first validation run hours later. Layouts are
     checked per backend (they depend on its qubit count) by ``qsre doctor``."""
-    from validators.circuits import SuiteConfig
+    from validators.suite_config import SuiteConfig
 
     try:
         SuiteConfig.model_validate(v.suite())
@@ -693,7 +693,7 @@ def _validate_signals(alerting: AlertingSection, source: str) -> None:
 
 def _validate_detectors(v: ValidationSection, source: str, where: str) -> None:
     """``drift:`` and ``divergence:`` as ``qsre validate`` and the schedules build them."""
-    from validators.drift import DivergenceConfig, DriftConfig
+    from validators.detector_config import DivergenceConfig, DriftConfig
 
     for key, cls, values in (
         ("drift", DriftConfig, v.drift),

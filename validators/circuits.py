@@ -19,26 +19,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import quantum_volume
 from qiskit.quantum_info import Statevector
 
 from validators.errors import InvalidConfig
+from validators.suite_config import (  # the config side, re-exported for callers
+    CIRCUIT_KINDS,
+    DEFAULT_CIRCUITS,
+    CircuitSpec,
+    SuiteConfig,
+    SuiteConfigError,
+)
+
+__all__ = [
+    "BUILDERS",
+    "CIRCUIT_KINDS",
+    "DEFAULT_CIRCUITS",
+    "TRANSPILE_OPTIMIZATION_LEVEL",
+    "CircuitSpec",
+    "ReferenceCircuit",
+    "SuiteConfig",
+    "SuiteConfigError",
+    "build_suite",
+    "exact_probabilities",
+]
 
 # Level 1 merges adjacent single-qubit gates and routes, but never works across a
 # barrier and never removes delays; higher levels add nothing for these small circuits.
 TRANSPILE_OPTIMIZATION_LEVEL = 1
-
-
-class SuiteConfigError(InvalidConfig):
-    """The reference-suite configuration is invalid; names the field and what was expected."""
-
-    def __init__(self, field: str, value: object, expected: str) -> None:
-        self.field = field
-        self.value = value
-        self.expected = expected
-        super().__init__(f"invalid {field}={value!r}: expected {expected}")
 
 
 @dataclass(frozen=True)
@@ -251,88 +261,20 @@ def _qv(width: int, rng: np.random.Generator, spec: CircuitSpec) -> tuple[Quantu
     return qc, {"qv_seed": qv_seed}
 
 
-@dataclass(frozen=True)
-class _Kind:
-    family: str
-    builder: Callable[[int, np.random.Generator, CircuitSpec], tuple[QuantumCircuit, dict]]
-    default_width: int | None  # None: the whole configured layout
-    min_width: int
-    max_width: int
-    sensitive_to: str
-
-
-CIRCUIT_KINDS: dict[str, _Kind] = {
-    "bell": _Kind("bell", _bell, 2, 2, 2, "two-qubit gate error and readout error on one pair"),
-    "ghz": _Kind("ghz", _ghz, 3, 2, 8, "accumulated two-qubit gate error along a chain"),
-    "mirror": _Kind(
-        "mirror", _mirror, 3, 1, 8, "coherent and incoherent gate errors (layers then inverse)"
-    ),
-    "readout_0": _Kind("readout", _readout(0), None, 1, 8, "readout error P(1|0)"),
-    "readout_1": _Kind(
-        "readout", _readout(1), None, 1, 8, "readout error P(0|1) and T1 during measure"
-    ),
-    "bv": _Kind("bv", _bv, 4, 2, 8, "phase coherence through H-CX-H (Bernstein-Vazirani)"),
-    "idle": _Kind("idle", _idle, 1, 1, 8, "T1 relaxation during idle delays"),
-    "qv": _Kind("qv", _qv, 3, 2, 6, "overall gate quality (quantum-volume heavy outputs)"),
+BUILDERS: dict[
+    str, Callable[[int, np.random.Generator, CircuitSpec], tuple[QuantumCircuit, dict]]
+] = {
+    "bell": _bell,
+    "ghz": _ghz,
+    "mirror": _mirror,
+    "readout_0": _readout(0),
+    "readout_1": _readout(1),
+    "bv": _bv,
+    "idle": _idle,
+    "qv": _qv,
 }
-DEFAULT_CIRCUITS: tuple[str, ...] = (
-    "bell",
-    "ghz",
-    "mirror",
-    "readout_0",
-    "readout_1",
-    "bv",
-    "idle",
-    "qv",
-)
-
-
-class CircuitSpec(BaseModel):
-    """One entry of ``circuits:``; a bare string is shorthand for ``{kind: <string>}``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: str
-    label: str | None = Field(default=None, description="unique name; defaults to kind")
-    layout: tuple[int, ...] | None = Field(default=None, description="overrides suite layout")
-    width: int | None = Field(default=None, ge=1, le=8)
-    depth: int | None = Field(default=None, ge=1, le=20)
-    delay_us: float | None = Field(default=None, gt=0, le=10_000)
-    secret: str | None = Field(default=None, pattern=r"^[01]+$")
-    seed: int | None = None
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        if value not in CIRCUIT_KINDS:
-            raise ValueError(f"unknown circuit {value!r}; expected one of {sorted(CIRCUIT_KINDS)}")
-        return value
-
-    @property
-    def name(self) -> str:
-        return self.label or self.kind
-
-
-class SuiteConfig(BaseModel):
-    """Which reference circuits run on a backend, on which physical qubits, how many shots."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    circuits: tuple[CircuitSpec, ...] = Field(
-        default_factory=lambda: tuple(CircuitSpec(kind=k) for k in DEFAULT_CIRCUITS)
-    )
-    layout: tuple[int, ...] | None = Field(
-        default=None, description="physical qubits; default: the first min(5, n) qubits"
-    )
-    shots: int = Field(default=2000, ge=1, le=1_000_000)
-    seed: int = 1234
-
-    @field_validator("circuits", mode="before")
-    @classmethod
-    def _strings_are_kinds(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return tuple({"kind": v} if isinstance(v, str) else v for v in value)
-        return value
+if set(BUILDERS) != set(CIRCUIT_KINDS):  # a kind added to one table and not the other
+    raise ImportError(f"circuit builders {sorted(BUILDERS)} != kinds {sorted(CIRCUIT_KINDS)}")
 
 
 def _check_layout(path: str, layout: tuple[int, ...], num_qubits: int) -> None:
@@ -394,7 +336,7 @@ def build_suite(config: SuiteConfig | Mapping[str, Any], num_qubits: int) -> lis
         # so adding a circuit never changes the others.
         seed = spec.seed if spec.seed is not None else config.seed
         rng = np.random.default_rng([seed, *spec.name.encode()])
-        circuit, extra = kind.builder(width, rng, spec)
+        circuit, extra = BUILDERS[spec.kind](width, rng, spec)
         ideal = exact_probabilities(circuit)
         answer = next(iter(ideal)) if len(ideal) == 1 else None
         heavy = None

@@ -31,7 +31,6 @@ default) and requires a minimum excess TVD. No prediction -> NOT_EVALUATED.
 from __future__ import annotations
 
 import math
-import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -40,10 +39,11 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
+# The settings live apart so that reading a config file needs no scipy.
+from validators.detector_config import DivergenceConfig, DriftConfig
 from validators.distance import DistLike, SparseDist, _lookup
 from validators.errors import DetectorStateError, InvalidConfig
 from validators.stats import (
-    Correction,
     expected_noise_tvd,
     gof_test,
     p_to_z,
@@ -91,6 +91,17 @@ def markov_arl(h: float, k: float, mu: float = 0.0, states: int = 200) -> float:
 
 
 @lru_cache(maxsize=256)
+def backend_threshold(cfg: DriftConfig) -> float:
+    """CUSUM threshold of the suite's Stouffer sum: its share of the 1/ARL0 budget."""
+    return cusum_threshold(cfg.arl0_runs / cfg.backend_budget_fraction, cfg.reference_k)
+
+
+def circuit_threshold(cfg: DriftConfig, n_circuits: int) -> float:
+    """CUSUM threshold of one circuit: the rest of the budget, shared evenly."""
+    share = (1 - cfg.backend_budget_fraction) / max(n_circuits, 1)
+    return cusum_threshold(cfg.arl0_runs / share, cfg.reference_k)
+
+
 def cusum_threshold(arl0_runs: float, k: float) -> float:
     """Threshold h giving an in-control ARL of ``arl0_runs`` for N(0,1) increments."""
     if arl0_runs <= 1:
@@ -101,49 +112,6 @@ def cusum_threshold(arl0_runs: float, k: float) -> float:
     return float(
         optimize.brentq(lambda h: markov_arl(h, k) - arl0_runs, start * 0.5, start * 2.0 + 1.0)
     )
-
-
-@dataclass(frozen=True)
-class DriftConfig:
-    """Drift detector settings (all JSON-safe)."""
-
-    arl0_runs: float = 500.0  # in-control average run length of the whole suite
-    # Runs pooled into the baseline after a calibration. Every later run is tested
-    # against the same baseline, so its sampling noise is an offset shared by all of
-    # them: the false-alarm rate of one detector depends on how lucky its baseline
-    # was. Averaged over 30 baselines (ARL0 500, 18,000 in-control runs) both 20 and
-    # 60 runs stay within 1/ARL0 (1.5 and 2.0 per 1000), but six 20-run baselines
-    # gave 2.8 per 1000 and six 60-run ones 2.0: more runs narrow the spread, fewer
-    # learn faster.
-    baseline_runs: int = 60
-    reference_k: float = 1.0  # CUSUM reference: optimal for a 2-sigma shift in z
-    min_effect_tvd: float = 0.01  # material change: excess TVD vs baseline
-    min_expected: float = 10.0  # pool outcomes with fewer expected counts per run
-    warn_fraction: float = 0.5  # WARN when a CUSUM exceeds this fraction of h
-    backend_budget_fraction: float = 0.5  # share of 1/ARL0 given to the suite CUSUM
-    recent_window_runs: int = 20  # runs kept for effect sizes since the change
-
-    def __post_init__(self) -> None:
-        checks = {
-            "arl0_runs": self.arl0_runs > 1,
-            "baseline_runs": isinstance(self.baseline_runs, int) and self.baseline_runs >= 1,
-            "reference_k": self.reference_k > 0,
-            "min_effect_tvd": 0 <= self.min_effect_tvd <= 1,
-            "min_expected": self.min_expected >= 0,
-            "warn_fraction": 0 < self.warn_fraction <= 1,
-            "backend_budget_fraction": 0 < self.backend_budget_fraction < 1,
-            "recent_window_runs": self.recent_window_runs >= 1,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise InvalidConfig(f"DriftConfig.{name} = {getattr(self, name)!r} is out of range")
-
-    def backend_threshold(self) -> float:
-        return cusum_threshold(self.arl0_runs / self.backend_budget_fraction, self.reference_k)
-
-    def circuit_threshold(self, n_circuits: int) -> float:
-        share = (1 - self.backend_budget_fraction) / max(n_circuits, 1)
-        return cusum_threshold(self.arl0_runs / share, self.reference_k)
 
 
 @dataclass(frozen=True)
@@ -277,8 +245,8 @@ class DriftDetector:
         for name in learning:
             self._learn(name, parsed[name])
 
-        h_c = cfg.circuit_threshold(len(ready) or len(parsed))
-        h_b = cfg.backend_threshold()
+        h_c = circuit_threshold(cfg, len(ready) or len(parsed))
+        h_b = backend_threshold(cfg)
         zs: dict[str, tuple[float, float]] = {}
         for name in ready:
             base = self._baseline(name)
@@ -479,28 +447,6 @@ class DriftDetector:
 
 
 # ------------------------------------------------------------- divergence
-@dataclass(frozen=True)
-class DivergenceConfig:
-    alpha: float = 0.002  # per validation run, across the suite (~1/ARL0)
-    min_effect_tvd: float = 0.03  # excess TVD vs prediction that counts as material
-    correction: Correction = "bh"
-    min_expected: float = 10.0  # Pearson's size holds better with fuller bins
-
-    def __post_init__(self) -> None:
-        if not 0 < self.alpha < 1:
-            raise InvalidConfig(f"DivergenceConfig.alpha must be in (0, 1), got {self.alpha!r}")
-        if not 0 <= self.min_effect_tvd <= 1:
-            raise InvalidConfig(
-                f"DivergenceConfig.min_effect_tvd must be in [0, 1], got {self.min_effect_tvd!r}"
-            )
-        corrections = typing.get_args(Correction)
-        if self.correction not in corrections:
-            raise InvalidConfig(
-                f"DivergenceConfig.correction must be one of {', '.join(corrections)}, "
-                f"got {self.correction!r}"
-            )
-
-
 @dataclass(frozen=True)
 class CircuitDivergence:
     circuit: str

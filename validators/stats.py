@@ -26,11 +26,11 @@ from typing import Literal
 import numpy as np
 from scipy import special, stats
 
+from validators.detector_config import Correction
 from validators.distance import DistLike, SparseDist, _lookup, as_dist
 from validators.errors import InvalidConfig, InvalidCounts, InvalidDistribution
 
 GofMethod = Literal["auto", "pearson", "g", "exact", "monte_carlo"]
-Correction = Literal["hochberg", "bh", "bonferroni", "none"]
 EXACT_MAX_OUTCOMES = 200_000  # multinomial outcomes we are willing to enumerate
 
 

@@ -42,7 +42,8 @@ from qsre.sim.errors import (
     SimConfigError,
 )
 from qsre.sim.faults import Fault, active, apply_firmware_bug, corrupt_result, firmware_affects
-from qsre.sim.noise import NoiseParams, build_noise_model, build_target
+from qsre.sim.noise import build_noise_model, build_target
+from qsre.sim.noise_params import NoiseParams
 
 _AER_RUN_OPTIONS = ("shots", "memory", "seed_simulator")
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from collector.clock import Clock
 from qsre.sim.errors import SimConfigError
-from qsre.sim.noise import NoiseParam, NoiseParams
+from qsre.sim.noise_params import NoiseParam, NoiseParams
 
 _OFFSET = re.compile(r"^\+(?:(\d+(?:\.\d+)?)([dhms]))+$")
 _OFFSET_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from qsre.sim.config import PeriodicDrift, RampDrift, StepDrift
-from qsre.sim.noise import NoiseParams
+from qsre.sim.noise_params import NoiseParams
 
 Drift = StepDrift | RampDrift | PeriodicDrift
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -9,14 +9,7 @@ from qiskit.providers import JobStatus
 from qiskit_aer.noise import NoiseModel
 
 from collector.clock import VirtualClock
-from qsre.sim import (
-    InjectedAuthError,
-    InjectedBackendOutage,
-    InjectedResourceExhausted,
-    InjectedTransientError,
-    NoiseParams,
-    SimBackend,
-)
+from qsre.sim.backend import SimBackend
 from qsre.sim.config import (
     AuthFault,
     CorruptResultFault,
@@ -27,6 +20,13 @@ from qsre.sim.config import (
     StepDrift,
     TransientFault,
 )
+from qsre.sim.errors import (
+    InjectedAuthError,
+    InjectedBackendOutage,
+    InjectedResourceExhausted,
+    InjectedTransientError,
+)
+from qsre.sim.noise_params import NoiseParams
 
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -8,9 +8,10 @@ from pydantic import ValidationError
 
 from collector.calibration import calibration_timestamp
 from collector.clock import VirtualClock
-from qsre.sim import InjectedAuthError, SimBackendConfig, build_sim_backend, demo_world
-from qsre.sim.config import FirmwareBugFault
+from qsre.sim.config import FirmwareBugFault, SimBackendConfig, build_sim_backend
+from qsre.sim.errors import InjectedAuthError
 from qsre.sim.faults import firmware_affects
+from qsre.sim.world import demo_world
 from runbooks.catalog import FAILURE_MODES
 from validators.circuits import build_suite
 from validators.reference import predicted_distribution, transpile_reference
@@ -128,7 +129,7 @@ def test_demo_faults_on_one_backend_have_one_explanation_each() -> None:
 def test_demo_blips_resources_and_corruption_hit_their_backend_only() -> None:
     """F3, F7 and F8 as the sim enacts them: 503s at submission, Aer's out-of-memory
     failure, counts that lose shots; on their backend, in their window."""
-    from qsre.sim import InjectedResourceExhausted, InjectedTransientError
+    from qsre.sim.errors import InjectedResourceExhausted, InjectedTransientError
 
     clock = VirtualClock(START)
     world = demo_world(clock, START)

@@ -12,7 +12,7 @@ from qiskit import QuantumCircuit
 from collector.clock import VirtualClock
 from collector.proxy import ExecutionProxy
 from collector.recorder import SpoolRecorder
-from qsre.sim import SimBackend
+from qsre.sim.backend import SimBackend
 from qsre.sim.config import AuthFault, CorruptResultFault, OutageFault, QueueDelayFault
 
 from .conftest import evaluate, kinds

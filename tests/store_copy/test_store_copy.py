@@ -22,7 +22,7 @@ from collector.store import Store
 from qsre.cli import app as qsre_app
 from qsre.cli_store_copy import store_copy
 from qsre.config import EMBEDDED_DEFAULT
-from qsre.sim import build_sim_backend
+from qsre.sim.config import build_sim_backend
 from qsre.store_copy import StoreCopyError, copy_store, table_checksums
 from slo.alert_state import AlertStateStore
 from slo.alerts import make_alert

@@ -6,7 +6,7 @@ from qiskit import transpile
 from qiskit_aer import AerSimulator
 
 from collector.clock import VirtualClock
-from qsre.sim import SimBackend
+from qsre.sim.backend import SimBackend
 from validators.circuits import (
     DEFAULT_CIRCUITS,
     SuiteConfig,

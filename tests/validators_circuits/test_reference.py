@@ -10,8 +10,9 @@ from qiskit_aer.noise import NoiseModel
 
 from collector.calibration import calibration_timestamp
 from collector.clock import VirtualClock
-from qsre.sim import NoiseParams, SimBackend
+from qsre.sim.backend import SimBackend
 from qsre.sim.config import FirmwareBugFault, StepDrift
+from qsre.sim.noise_params import NoiseParams
 from validators.circuits import build_suite
 from validators.reference import (
     has_calibration,

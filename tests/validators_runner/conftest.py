@@ -33,7 +33,7 @@ def drift_config() -> DriftConfig:
 @pytest.fixture
 def world(clock, t0):
     """Stable, reported-drift and unreported-firmware-bug backends (qsre.sim)."""
-    from qsre.sim import build_sim_backend
+    from qsre.sim.config import build_sim_backend
 
     fault_at = t0 + timedelta(hours=FAULT_AT_H, minutes=30)
     configs = [

@@ -131,7 +131,7 @@ def test_restart_keeps_detector_state(store, recorder, clock, drift_config):
 
 
 def test_job_failures_become_error_rows(store, recorder, clock, t0):
-    from qsre.sim import build_sim_backend
+    from qsre.sim.config import build_sim_backend
 
     backend = build_sim_backend(
         {"name": "sim-auth", "faults": [{"kind": "auth", "start": t0}]}, clock, t0

@@ -50,7 +50,7 @@ def test_schedule_config_errors_name_the_field():
 
 
 def test_run_due_on_virtual_time_with_two_replicas(store, recorder, clock, t0):
-    from qsre.sim import build_sim_backend
+    from qsre.sim.config import build_sim_backend
 
     vstore = ValidationStore(store)
     backends = {n: build_sim_backend({"name": n, "num_qubits": 2}, clock, t0) for n in ("h", "c")}
