@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -181,6 +181,11 @@ class Rollups:
         # Per source: when the stored buckets were last brought up to date (None:
         # never, or no rollup tables); set by read-only ``buckets()`` calls.
         self.freshness: dict[str, datetime | None] = {}
+        # What every SLO of one cycle asks alike (when each source's history starts,
+        # which series are still being built), read once per ``update()``: three
+        # queries per SLO were a third of a PostgreSQL cycle. Read-only objects,
+        # which never update, read them afresh every time.
+        self._per_update: dict[str, Any] = {}
         if not read_only:
             migrate.upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
 
@@ -193,6 +198,7 @@ class Rollups:
         """
         if self.read_only:
             raise RuntimeError("Rollups(read_only=True) cannot update the store")
+        self._per_update.clear()
         queries: dict[str, SLIQuery] = {}
         for slo in slos:
             q = sli_query(slo.sli)
@@ -226,8 +232,10 @@ class Rollups:
             raw_good, raw_total = self._read_without_writing(q, m0, n)
         else:
             raw_good, raw_total = self._read(q.key, m0, n)
-        history = self._history_start(q.source)
-        built_from = None if self.read_only else self._built_from(q.key)
+        history = self._once_per_update(f"history:{q.source}", self._history_start, q.source)
+        built_from = None
+        if not self.read_only:
+            built_from = self._once_per_update("building", self._building).get(q.key)
         if built_from is not None and history is not None:
             history = max(history, built_from)
         if q.value is not None:
@@ -617,14 +625,22 @@ class Rollups:
                     return rewritten
         return rewritten
 
-    def _built_from(self, key: str) -> datetime | None:
-        """Where a series still being built starts (None: built, or not stored)."""
+    def _building(self) -> dict[str, datetime]:
+        """Where each series still being built starts (built series are absent)."""
         with self.engine.connect() as conn:
-            if self.read_only and not inspect(conn).has_table(SERIES_T.name):
-                return None
-            spec = conn.execute(select(SERIES_T.c.spec).where(SERIES_T.c.sli_key == key)).scalar()
-        building = (spec or {}).get("building")
-        return instant_of(int(building["next"])) if building else None
+            rows = conn.execute(select(SERIES_T.c.sli_key, SERIES_T.c.spec)).all()
+        return {
+            key: instant_of(int(spec["building"]["next"]))
+            for key, spec in rows
+            if (spec or {}).get("building")
+        }
+
+    def _once_per_update(self, name: str, compute: Callable[..., Any], *args: Any) -> Any:
+        if self.read_only:
+            return compute(*args)
+        if name not in self._per_update:
+            self._per_update[name] = compute(*args)
+        return self._per_update[name]
 
     def _recompute(
         self, conn: Connection, source: Source, queries: Sequence[SLIQuery], lo: int, hi: int
