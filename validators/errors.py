@@ -23,5 +23,15 @@ class InvalidConfig(ValidatorError, ValueError):
     """A detector/test configuration value is out of its allowed range."""
 
 
+class InvalidField(InvalidConfig):
+    """One configured field is invalid: names it, its value and what was expected."""
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"invalid {field}={value!r}: expected {expected}")
+
+
 class DetectorStateError(ValidatorError, ValueError):
     """A persisted detector state cannot be restored (wrong version or fields)."""

@@ -44,7 +44,7 @@ from collector.clock import Clock, SystemClock
 from collector.lease import Lease, Leases
 from collector.store import Store
 from validators.drift import DivergenceConfig, DriftConfig
-from validators.errors import InvalidConfig
+from validators.errors import InvalidField
 from validators.runner import ProxyFactory, SuiteLike, ValidationReport, ValidationRunner
 from validators.store import ValidationStore
 
@@ -54,14 +54,8 @@ LEASE_NAME = "qsre-validation-scheduler"
 BackendFactory = Callable[[], BackendV2]
 
 
-class ScheduleConfigError(InvalidConfig):
+class ScheduleConfigError(InvalidField):
     """A validation schedule is invalid; names the backend, field and what was expected."""
-
-    def __init__(self, field: str, value: object, expected: str) -> None:
-        self.field = field
-        self.value = value
-        self.expected = expected
-        super().__init__(f"invalid {field}={value!r}: expected {expected}")
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from validators.errors import InvalidConfig
+from validators.errors import InvalidField
 
 
-class SuiteConfigError(InvalidConfig):
+class SuiteConfigError(InvalidField):
     """The reference-suite configuration is invalid; names the field and what was expected."""
-
-    def __init__(self, field: str, value: object, expected: str) -> None:
-        self.field = field
-        self.value = value
-        self.expected = expected
-        super().__init__(f"invalid {field}={value!r}: expected {expected}")
 
 
 @dataclass(frozen=True)
