@@ -235,7 +235,7 @@ class Rollups:
         history = self._once_per_update(f"history:{q.source}", self._history_start, q.source)
         built_from = None
         if not self.read_only:
-            built_from = self._once_per_update("building", self._building).get(q.key)
+            built_from = self._once_per_update("building", self.building).get(q.key)
         if built_from is not None and history is not None:
             history = max(history, built_from)
         if q.value is not None:
@@ -625,9 +625,12 @@ class Rollups:
                     return rewritten
         return rewritten
 
-    def _building(self) -> dict[str, datetime]:
-        """Where each series still being built starts (built series are absent)."""
+    def building(self) -> dict[str, datetime]:
+        """Where each series still being built starts, by SLI key (built series, and
+        every series of a store without rollup tables, are absent)."""
         with self.engine.connect() as conn:
+            if self.read_only and not inspect(conn).has_table(SERIES_T.name):
+                return {}
             rows = conn.execute(select(SERIES_T.c.sli_key, SERIES_T.c.spec)).all()
         return {
             key: instant_of(int(spec["building"]["next"]))

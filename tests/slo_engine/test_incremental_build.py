@@ -37,7 +37,7 @@ def fill(store, rng: random.Random) -> None:
 
 def building(rollups: Rollups) -> datetime | None:
     """Where the SLO's series is built back to (None: built)."""
-    return rollups._building().get(sli_query(SLOS[0].sli).key)
+    return rollups.building().get(sli_query(SLOS[0].sli).key)
 
 
 def test_a_new_slo_is_built_a_day_per_update_and_then_equals_a_full_build(store) -> None:
