@@ -254,3 +254,31 @@ def test_series_left_out_of_updates_catches_up_without_rebuild(store) -> None:
     assert_matches(rollups, jobs)
     with store.engine.connect() as conn:
         assert dict(conn.execute(select(SERIES_T.c.sli_key, SERIES_T.c.built_at)).all()) == built
+
+
+def test_hours_written_by_another_process_are_read_not_remembered(store) -> None:
+    """Two replicas keep one store's rollups: what one writes, the other reads at
+    once, although it keeps the hour rows it read before (PostgreSQL, by xmin)."""
+    rng = random.Random(23)
+    jobs: dict[str, dict] = {}
+    first = [random_job(rng) for _ in range(300)]
+    store.upsert_jobs(first)
+    jobs.update({j["id"]: j for j in first})
+    now = T0 + timedelta(minutes=SPAN_MIN)
+    reader, writer = Rollups(store, gap_grace_s=0), Rollups(store, gap_grace_s=0)
+    reader.update(SLOS, now)
+    assert_matches(reader, jobs)  # the reader now holds every hour row
+
+    # The other replica records late jobs all over the span and brings the rollups
+    # up to date; the reader does not update before it reads.
+    late = [random_job(rng) for _ in range(200)]
+    store.upsert_jobs(late)
+    jobs.update({j["id"]: j for j in late})
+    writer.update(SLOS, now + timedelta(minutes=1))
+    assert_matches(reader, jobs)
+
+    # The other replica rebuilds every series (a restart without rollup state).
+    with store.engine.begin() as conn:
+        conn.execute(SERIES_T.delete())
+    Rollups(store, gap_grace_s=0).update(SLOS, now + timedelta(minutes=2))
+    assert_matches(reader, jobs)
