@@ -85,6 +85,62 @@ def _dispose_pools_after_fork() -> None:
 os.register_at_fork(after_in_child=_dispose_pools_after_fork)
 
 
+def jobs_query(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    backend: str | None = None,
+    project: str | None = None,
+    status: str | Sequence[str] | None = None,
+    purpose: str | None = None,
+    after_seq: int | None = None,
+    limit: int | None = None,
+    newest_first: bool = True,
+) -> Any:
+    """The statement ``Store.jobs`` runs (tests read its query plan)."""
+    q = select(*JobRow.__table__.columns)
+    if since is not None:
+        q = q.where(JobRow.submitted_at >= since)
+    if until is not None:
+        q = q.where(JobRow.submitted_at < until)
+    if backend is not None:
+        q = q.where(JobRow.backend == backend)
+    if project is not None:
+        q = q.where(JobRow.project == project)
+    if status is not None:
+        statuses = [status] if isinstance(status, str) else list(status)
+        q = q.where(JobRow.status.in_(statuses))
+    if purpose is not None:
+        q = q.where(JobRow.purpose == purpose)
+    if after_seq is not None:
+        q = q.where(JobRow.seq > after_seq)
+        newest_first = False
+    q = q.order_by(JobRow.seq.desc() if newest_first else JobRow.seq.asc())
+    if limit is not None:
+        q = q.limit(limit)
+        if backend is not None or project is not None:
+            q = _newest_by_index(q, newest_first)
+    return q
+
+
+def _newest_by_index(q: Any, newest_first: bool) -> Any:
+    """The same listing, its seqs chosen by a subquery that selects seq alone.
+
+    ``WHERE backend = X ORDER BY seq DESC LIMIT n``: PostgreSQL's planner expects a
+    backend with 20 % of the jobs to turn up within ~5n rows of a backward walk of
+    the primary key, and takes it; for a backend retired long ago every newer job
+    comes first (500 k jobs: 400 k rows filtered, 45 ms; 10 M: 2.8 s). Asked for seq
+    alone, it reads ``ix_jobs_backend_seq`` (or ``_project_seq``) backwards, index
+    only, n entries whatever the backend's age (0.2 ms), once autovacuum has marked
+    the old pages all-visible, as it does on a settled store."""
+    seqs = q.with_only_columns(JobRow.seq)
+    return (
+        select(*JobRow.__table__.columns)
+        .where(JobRow.seq.in_(seqs))
+        .order_by(JobRow.seq.desc() if newest_first else JobRow.seq.asc())
+    )
+
+
 class Store:
     """Handle on the event store. Thread-safe; one per process is plenty."""
 
@@ -325,26 +381,17 @@ class Store:
         newest_first: bool = True,
     ) -> list[Job]:
         """Jobs submitted in [since, until), filtered. Newest first unless told otherwise."""
-        q = select(*JobRow.__table__.columns)
-        if since is not None:
-            q = q.where(JobRow.submitted_at >= since)
-        if until is not None:
-            q = q.where(JobRow.submitted_at < until)
-        if backend is not None:
-            q = q.where(JobRow.backend == backend)
-        if project is not None:
-            q = q.where(JobRow.project == project)
-        if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
-            q = q.where(JobRow.status.in_(statuses))
-        if purpose is not None:
-            q = q.where(JobRow.purpose == purpose)
-        if after_seq is not None:
-            q = q.where(JobRow.seq > after_seq)
-            newest_first = False
-        q = q.order_by(JobRow.seq.desc() if newest_first else JobRow.seq.asc())
-        if limit is not None:
-            q = q.limit(limit)
+        q = jobs_query(
+            since=since,
+            until=until,
+            backend=backend,
+            project=project,
+            status=status,
+            purpose=purpose,
+            after_seq=after_seq,
+            limit=limit,
+            newest_first=newest_first,
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
         return [job_from_row(r) for r in rows]
