@@ -140,9 +140,8 @@ class JobRow(Base):
         Index("ix_jobs_project_finished", "project", "finished_at"),
         Index("ix_jobs_status_finished", "status", "finished_at"),
         Index("ix_jobs_submitted", "submitted_at"),
-        # Listings of one backend or project, newest first, whatever its age (c0008).
+        # Listings of one backend, newest first, whatever its age (c0008).
         Index("ix_jobs_backend_seq", "backend", "seq"),
-        Index("ix_jobs_project_seq", "project", "seq"),
     )
 
 

@@ -118,7 +118,7 @@ def jobs_query(
     q = q.order_by(JobRow.seq.desc() if newest_first else JobRow.seq.asc())
     if limit is not None:
         q = q.limit(limit)
-        if backend is not None or project is not None:
+        if backend is not None:
             q = _newest_by_index(q, newest_first)
     return q
 
@@ -130,9 +130,9 @@ def _newest_by_index(q: Any, newest_first: bool) -> Any:
     backend with 20 % of the jobs to turn up within ~5n rows of a backward walk of
     the primary key, and takes it; for a backend retired long ago every newer job
     comes first (500 k jobs: 400 k rows filtered, 45 ms; 10 M: 2.8 s). Asked for seq
-    alone, it reads ``ix_jobs_backend_seq`` (or ``_project_seq``) backwards, index
-    only, n entries whatever the backend's age (0.2 ms), once autovacuum has marked
-    the old pages all-visible, as it does on a settled store."""
+    alone, it reads ``ix_jobs_backend_seq`` backwards, index only, n entries
+    whatever the backend's age (0.2 ms), once autovacuum has marked the old pages
+    all-visible, as it does on a settled store."""
     seqs = q.with_only_columns(JobRow.seq)
     return (
         select(*JobRow.__table__.columns)

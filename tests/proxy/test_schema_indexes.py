@@ -63,15 +63,11 @@ def test_listing_a_retired_backend_reads_only_its_newest_rows(store_url) -> None
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
                 "VACUUM ANALYZE jobs"
             )
-    for filters, index in (
-        ({"backend": "retired"}, "ix_jobs_backend_seq"),
-        ({"project": "old-team"}, "ix_jobs_project_seq"),
-    ):
-        plan = _listing_plan(store, **filters)
-        # The n newest entries of that index, in its order, then n lookups by seq:
-        # no backward walk of the primary key over every newer job, no full SCAN.
-        assert index in plan, plan
-        assert "Backward using jobs_pkey" not in plan and "SCAN jobs" not in plan, plan
+    plan = _listing_plan(store, backend="retired")
+    # The n newest entries of that index, in its order, then n lookups by seq: no
+    # backward walk of the primary key over every newer job, no full SCAN.
+    assert "ix_jobs_backend_seq" in plan, plan
+    assert "Backward using jobs_pkey" not in plan and "SCAN jobs" not in plan, plan
     listed = store.jobs(backend="retired", limit=3)
     assert [j.id for j in listed] == ["job-003999", "job-003998", "job-003997"]
     store.close()
