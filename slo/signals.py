@@ -47,7 +47,7 @@ import logging
 import math
 import statistics
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -434,7 +434,14 @@ def _job_signals(
         ("quota_breach", "quota", "quota rejections", "quota"),
     )
     counts = _job_counts(conn, now, config)
-    last_errors = _last_errors(conn, now, config) if counts else {}
+    fetched: list[dict[tuple[str, str], str]] = []
+
+    def last_error(backend: str, error_class: str) -> str:
+        # Read once per cycle, and only when an alert quotes it: most cycles fire none.
+        if not fetched:
+            fetched.append(_last_errors(conn, now, config))
+        return fetched[0].get((backend, error_class), "")
+
     for backend, c in sorted(counts.items()):
         for kind, error_class, what, attr in job_level:
             cfg = getattr(config, kind)
@@ -442,7 +449,7 @@ def _job_signals(
             if not cfg.enabled or n < cfg.min_count:
                 continue
             since = _since(now, cfg.window_s)
-            last = last_errors.get((backend, error_class), "")
+            last = last_error(backend, error_class)
             alerts.append(
                 job_alert(
                     kind,
@@ -459,7 +466,7 @@ def _job_signals(
                     annotations=links.annotations(kind, backend=backend),
                 )
             )
-        alerts += _backend_resources(backend, c, now, config, links, last_errors)
+        alerts += _backend_resources(backend, c, now, config, links, last_error)
         alerts += _backend_health(conn, backend, c, now, config, links)
     return alerts
 
@@ -470,14 +477,14 @@ def _backend_resources(
     now: datetime,
     config: SignalConfig,
     links: _Links,
-    last_errors: dict[tuple[str, str], str],
+    last_error: Callable[[str, str], str],
 ) -> list[Alert]:
     """The backend half of resource_exhaustion: its jobs fail for lack of memory."""
     cfg = config.resource_exhaustion
     if not cfg.enabled or c.resource < cfg.min_count:
         return []
     since = _since(now, cfg.window_s)
-    last = last_errors.get((backend, "resource"), "")
+    last = last_error(backend, "resource")
     return [
         make_alert(
             "resource_exhaustion",

@@ -90,7 +90,6 @@ def markov_arl(h: float, k: float, mu: float = 0.0, states: int = 200) -> float:
     return float(arl[0])
 
 
-@lru_cache(maxsize=256)
 def backend_threshold(cfg: DriftConfig) -> float:
     """CUSUM threshold of the suite's Stouffer sum: its share of the 1/ARL0 budget."""
     return cusum_threshold(cfg.arl0_runs / cfg.backend_budget_fraction, cfg.reference_k)
@@ -102,6 +101,7 @@ def circuit_threshold(cfg: DriftConfig, n_circuits: int) -> float:
     return cusum_threshold(cfg.arl0_runs / share, cfg.reference_k)
 
 
+@lru_cache(maxsize=256)
 def cusum_threshold(arl0_runs: float, k: float) -> float:
     """Threshold h giving an in-control ARL of ``arl0_runs`` for N(0,1) increments."""
     if arl0_runs <= 1:
