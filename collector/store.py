@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Engine, case, create_engine, event, func, literal_column, or_, select, update
 from sqlalchemy.engine import make_url
@@ -85,19 +85,32 @@ def _dispose_pools_after_fork() -> None:
 os.register_at_fork(after_in_child=_dispose_pools_after_fork)
 
 
-def jobs_query(
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    backend: str | None = None,
-    project: str | None = None,
-    status: str | Sequence[str] | None = None,
-    purpose: str | None = None,
-    after_seq: int | None = None,
-    limit: int | None = None,
-    newest_first: bool = True,
-) -> Any:
+class JobFilters(TypedDict, total=False):
+    """What ``Store.jobs`` filters on (every key optional)."""
+
+    since: datetime | None  # submitted at or after
+    until: datetime | None  # submitted before
+    backend: str | None
+    project: str | None
+    status: str | Sequence[str] | None
+    purpose: str | None
+    after_seq: int | None  # only jobs after this seq, oldest first
+    limit: int | None
+    newest_first: bool  # default True
+
+
+def jobs_query(**filters: Unpack[JobFilters]) -> Any:
     """The statement ``Store.jobs`` runs (tests read its query plan)."""
+    unknown = sorted(set(filters) - set(JobFilters.__annotations__))
+    if unknown:  # keyword arguments a signature would have refused
+        raise TypeError(
+            f"jobs filters: unexpected {unknown}; expected {list(JobFilters.__annotations__)}"
+        )
+    since, until = filters.get("since"), filters.get("until")
+    backend, project = filters.get("backend"), filters.get("project")
+    status, purpose = filters.get("status"), filters.get("purpose")
+    after_seq, limit = filters.get("after_seq"), filters.get("limit")
+    newest_first = filters.get("newest_first", True)
     q = select(*JobRow.__table__.columns)
     if since is not None:
         q = q.where(JobRow.submitted_at >= since)
@@ -367,31 +380,9 @@ class Store:
                 conn.execute(snap.on_conflict_do_nothing())
 
     # ---------------------------------------------------------------- reads
-    def jobs(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        backend: str | None = None,
-        project: str | None = None,
-        status: str | Sequence[str] | None = None,
-        purpose: str | None = None,
-        after_seq: int | None = None,
-        limit: int | None = None,
-        newest_first: bool = True,
-    ) -> list[Job]:
+    def jobs(self, **filters: Unpack[JobFilters]) -> list[Job]:
         """Jobs submitted in [since, until), filtered. Newest first unless told otherwise."""
-        q = jobs_query(
-            since=since,
-            until=until,
-            backend=backend,
-            project=project,
-            status=status,
-            purpose=purpose,
-            after_seq=after_seq,
-            limit=limit,
-            newest_first=newest_first,
-        )
+        q = jobs_query(**filters)
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
         return [job_from_row(r) for r in rows]
