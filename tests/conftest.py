@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 # The repository root first on sys.path, whether pytest runs as `python -m pytest`
 # (which adds the working directory) or as `.venv/bin/pytest` (which adds test
@@ -53,17 +51,10 @@ def pg_url() -> Iterator[str]:
     reason = _postgres_unavailable()
     if reason:
         pytest.skip(f"SKIPPED LOUDLY: {reason}")
-    name = f"qsre_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    from bench.fill import new_database  # the benches' fresh database, the same way
+
+    with new_database(PG_ADMIN_URL, prefix="qsre_t") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
