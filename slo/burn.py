@@ -19,6 +19,8 @@ Semantics (matched by the generated Prometheus rules, see slo.rules):
   same SLO are suppressed (reported with ``suppressed=True``).
 - Budget over the SLO period (rolling: the last period; calendar: since the period
   start), both clipped to available history: remaining = 1 − error ratio / (1 − O).
+  A spend budget is clipped only where its minutes are unknown (``budget_start_index``):
+  before the store's first job, nothing was spent through it.
   Time remaining = remaining × period / current burn rate, where the current burn
   rate is the 1 h burn rate (less noisy than 5 m; ``slo:current_burn_rate:ratio``).
 """
@@ -45,12 +47,17 @@ class MinuteBuckets:
 
     ``history_start_index``: first bucket at which collection was live; earlier
     buckets are zeros that mean "unknown", not "no traffic".
+    ``budget_start_index``: first bucket the period budget counts from when that
+    differs from the history start (None: the history start). A spend budget counts
+    from the period start: before the first job the store holds, nothing was spent
+    through it, which is a known $0, not an unknown.
     """
 
     start: datetime
     good: np.ndarray
     total: np.ndarray
     history_start_index: int = 0
+    budget_start_index: int | None = None
     _cum_good: np.ndarray = field(init=False, repr=False)
     _cum_total: np.ndarray = field(init=False, repr=False)
 
@@ -69,6 +76,10 @@ class MinuteBuckets:
             raise BurnInputError(
                 f"history_start_index must be within 0..{len(total)}, got {self.history_start_index}"
             )
+        if self.budget_start_index is not None and not (0 <= self.budget_start_index <= len(total)):
+            raise BurnInputError(
+                f"budget_start_index must be within 0..{len(total)}, got {self.budget_start_index}"
+            )
         object.__setattr__(self, "good", good)
         object.__setattr__(self, "total", total)
         object.__setattr__(self, "_cum_good", np.concatenate(([0.0], np.cumsum(good))))
@@ -76,12 +87,28 @@ class MinuteBuckets:
 
     @classmethod
     def from_history_start(
-        cls, start: datetime, good: np.ndarray, total: np.ndarray, history_start: datetime
+        cls,
+        start: datetime,
+        good: np.ndarray,
+        total: np.ndarray,
+        history_start: datetime,
+        budget_start: datetime | None = None,
     ) -> MinuteBuckets:
-        """Buckets whose history begins at ``history_start`` (rounded up to a minute)."""
-        offset_s = (history_start - start).total_seconds()
-        index = max(0, int(np.ceil(offset_s / _MINUTE_S)))
-        return cls(start, good, total, min(index, len(np.asarray(total))))
+        """Buckets whose history begins at ``history_start`` and whose period budget
+        counts from ``budget_start`` (None: the history start); both rounded up to a
+        minute."""
+        n = len(np.asarray(total))
+
+        def index(at: datetime) -> int:
+            return min(max(0, int(np.ceil((at - start).total_seconds() / _MINUTE_S))), n)
+
+        return cls(
+            start,
+            good,
+            total,
+            index(history_start),
+            None if budget_start is None else index(budget_start),
+        )
 
     def __len__(self) -> int:
         return len(self.total)
@@ -209,7 +236,13 @@ def timeslice_buckets(buckets: MinuteBuckets, target: float, slice_minutes: int)
     last = np.arange(slice_minutes - 1, whole, slice_minutes)
     slice_good[last] = ok
     slice_total[last] = has
-    return MinuteBuckets(buckets.start, slice_good, slice_total, buckets.history_start_index)
+    return MinuteBuckets(
+        buckets.start,
+        slice_good,
+        slice_total,
+        buckets.history_start_index,
+        buckets.budget_start_index,
+    )
 
 
 def effective_buckets(slo: SLO, buckets: MinuteBuckets) -> MinuteBuckets:
@@ -291,8 +324,11 @@ def _budget(
         length_s = float(slo.window.duration_s)
         end = at
         begin = now_index - slo.window.duration_s // _MINUTE_S
-    complete = begin >= buckets.history_start_index
-    begin = max(begin, buckets.history_start_index)
+    floor = buckets.history_start_index
+    if buckets.budget_start_index is not None:
+        floor = buckets.budget_start_index
+    complete = begin >= floor
+    begin = max(begin, floor)
     good, total = buckets.sums(begin, now_index)
     ratio = (total - good) / total if total > 0 else 0.0
     remaining = 1.0 - ratio / slo.error_budget

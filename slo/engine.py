@@ -177,7 +177,15 @@ class SLOEngine:
         # No data at all: history "starts" at the end, so no window is complete.
         # Floored to its minute: the first minute's events are counted, not dropped.
         history_minute = instant_of(minute_of(history)) if history is not None else end
-        buckets = burn.MinuteBuckets.from_history_start(start, good, total, history_minute)
+        budget_start = None
+        if slo.sli.kind == "cost_budget":
+            # Spend before the store's first job is $0, not unknown: a new install's
+            # first job must not read as an overspent month (the budget pro rata for
+            # its first minute). Minutes a new series has not built yet stay unknown.
+            budget_start = self.rollups.built_from(slo) or start
+        buckets = burn.MinuteBuckets.from_history_start(
+            start, good, total, history_minute, budget_start
+        )
         ev = burn.evaluate(slo, policy, buckets, len(buckets))
         b = ev.budget
         if isinstance(slo.window, CalendarWindow):
@@ -343,6 +351,8 @@ def _notes(
     notes: list[str] = []
     if history is None or history > at:
         notes.append("no history yet: nothing recorded before this instant")
+    elif slo.sli.kind == "cost_budget" and history > ev.budget.period_start:
+        notes.append(f"no spend recorded before {history:%Y-%m-%d %H:%M} UTC (counted as $0)")
     elif not ev.budget.complete:
         notes.append(
             f"history since {history:%Y-%m-%d %H:%M} UTC is shorter than the SLO window: "

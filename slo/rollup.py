@@ -235,9 +235,7 @@ class Rollups:
         else:
             raw_good, raw_total = self._read(q.key, m0, n)
         history = self._once_per_update(f"history:{q.source}", self._history_start, q.source)
-        built_from = None
-        if not self.read_only:
-            built_from = self._once_per_update("building", self.building).get(q.key)
+        built_from = self.built_from(slo)
         if built_from is not None and history is not None:
             history = max(history, built_from)
         if q.value is not None:
@@ -673,6 +671,14 @@ class Rollups:
             for key, spec in rows
             if (spec or {}).get("building")
         }
+
+    def built_from(self, slo: SLO) -> datetime | None:
+        """Where this SLO's series is built from while it is still being built (older
+        minutes are not read yet: unknown, not zero); None once built or read-only."""
+        if self.read_only:
+            return None
+        key = sli_query(slo.sli).key
+        return self._once_per_update("building", self.building).get(key)
 
     def _once_per_update(self, name: str, compute: Callable[..., Any], *args: Any) -> Any:
         if self.read_only:

@@ -64,6 +64,31 @@ def test_burn_rates_and_budget_equal_hand_computed_values(store) -> None:
     assert json.loads(json.dumps(status.to_dict()))["burn_rates"]["1h"] == pytest.approx(10)
 
 
+def test_a_new_install_first_job_leaves_the_month_budget_almost_whole(store) -> None:
+    # Dec 2026; the store's first job, $1.70, on the 6th at 23:23. The month's
+    # budget accrues from the 1st: spend before the first job is $0, not unknown.
+    first = datetime(2026, 12, 6, 23, 23, 54, tzinfo=UTC)
+    store.upsert_jobs([job(first, cost_usd=1.70)])
+    (spend,) = slos(
+        {
+            "name": "spend",
+            "objective": 0.9,
+            "sli": {"kind": "cost_budget", "budget_usd": 26000},
+            "window": {"calendar": "month", "time_zone": "UTC"},
+        }
+    )
+    now = first + timedelta(minutes=2)
+    (status,) = SLOEngine(store, [spend], clock=VirtualClock(now)).evaluate()
+    month_start = datetime(2026, 12, 1, tzinfo=UTC)
+    elapsed_min = (now.replace(second=0) - month_start).total_seconds() // 60
+    # budget_usd accrues over the nominal 30-day period (slo.windows.factor_period_s).
+    budget_to_date_usd = 26000 * elapsed_min / (30 * DAY_MIN)
+    assert status.spend_usd == pytest.approx(1.70)
+    assert status.budget_remaining_ratio == pytest.approx(1 - 1.70 / budget_to_date_usd)
+    assert status.budget_remaining_ratio > 0.999
+    assert "no spend recorded before 2026-12-06 23:23 UTC (counted as $0)" in status.notes
+
+
 def test_step_failure_burst_pages_then_resolves(store) -> None:
     (slo,) = slos(
         {"name": "jobs", "objective": 0.99, "sli": {"kind": "job_success"}, "window": "30d"}

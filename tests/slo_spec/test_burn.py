@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from slo.burn import MinuteBuckets, cost_budget_buckets, evaluate, firing_timeline
+from slo.errors import BurnInputError
 from slo.policy import get_policy
 from slo.spec import Budgeting, parse_slos
 
@@ -132,6 +133,21 @@ def test_cost_budget_burn_rate_is_spend_rate_over_budget_rate():
     good, total = cost_budget_buckets(spend, slo)
     ev = evaluate(slo, WORKBOOK, MinuteBuckets(START, good, total), 120)
     assert ev.window(3600).burn_rate == pytest.approx(2.0)
+
+
+def test_spend_budget_counts_from_its_budget_start_not_the_history_start():
+    slo = _slo(sli={"kind": "cost_budget", "budget_usd": 4320.0}, objective=0.9)
+    spend = np.zeros(120)
+    spend[110] = 3.0  # the store's first job, 10 minutes ago
+    good, total = cost_budget_buckets(spend, slo)
+    clipped = evaluate(slo, WORKBOOK, MinuteBuckets(START, good, total, 110), 120)
+    # Pro rata for 10 minutes of history (1 $ of budget), 3 $ overspends it:
+    assert clipped.budget.remaining_ratio == pytest.approx(1 - 3.0 / 1.0)
+    counted = evaluate(slo, WORKBOOK, MinuteBuckets(START, good, total, 110, 0), 120)
+    # ... from the budget start (120 minutes: 12 $ of budget), a quarter of it.
+    assert counted.budget.remaining_ratio == pytest.approx(1 - 3.0 / 12.0)
+    with pytest.raises(BurnInputError, match="budget_start_index"):
+        MinuteBuckets(START, good, total, 110, 121)
 
 
 def test_timeslices_count_good_minutes():
