@@ -117,7 +117,10 @@ DEFINITIONS = {
     ),
     "cost_of_watching": f"spend of the validation jobs (project {VALIDATION_PROJECT!r})",
     "budget": "a cost_budget SLO's budget_usd pro rata for 7 days of its period",
-    "slo": "SLO engine evaluated at each day boundary; week end = qsre slo status --at <end>",
+    "slo": (
+        "SLO engine evaluated at each day boundary (and when generated, for a week in"
+        " progress); week end = qsre slo status --at <end>"
+    ),
     "alerts": (
         "alert episodes from slo_alerts and the notification log; an episode starts at its "
         "first notification (or starts_at) and ends at its resolution"

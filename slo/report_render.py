@@ -62,12 +62,18 @@ def _pct(value: float | None, digits: int = 2) -> str:
     return "–" if _dash(value) else f"{100 * value:.{digits}f} %"
 
 
+def _signed(percent: float, digits: int) -> str:
+    """``+1.25``/``-0.40``; a change that rounds to zero has no sign (not ``-0.00``)."""
+    text = f"{percent:+.{digits}f}"
+    return text[1:] if float(text) == 0 else text
+
+
 def _signed_pct(value: float | None) -> str:
-    return "n/a" if _dash(value) else f"{100 * value:+.1f} %"
+    return "n/a" if _dash(value) else f"{_signed(100 * value, 1)} %"
 
 
 def _signed_pp(value: float | None, digits: int = 2) -> str:
-    return "n/a" if _dash(value) else f"{100 * value:+.{digits}f} pp"
+    return "n/a" if _dash(value) else f"{_signed(100 * value, digits)} pp"
 
 
 def _usd(value: float | None) -> str:

@@ -1,4 +1,5 @@
-"""The SLO section: the SLO engine evaluated at each day boundary of the week.
+"""The SLO section: the SLO engine evaluated at each day boundary of the week (and at
+now, for a week in progress).
 
 The week-end figures are what ``qsre slo status --at <week end>`` shows; the first
 point (the week's start, i.e. the previous week's end) gives the week-over-week
@@ -86,9 +87,13 @@ def slo_entries(
     engine = (engine_factory or default_engine_factory)(store, slos, clock)
     series: dict[str, list[Any]] = defaultdict(list)
     now = clock.now()
-    # A week still in progress is evaluated up to its last day boundary so far: the
-    # engine (rightly) refuses instants after now.
-    for at in [d for d in week.day_starts if d <= now]:
+    # A week still in progress is evaluated at each day boundary so far and at now
+    # (the engine rightly refuses instants after now), so its SLO numbers count the
+    # same jobs as its totals.
+    instants = [d for d in week.day_starts if d <= now]
+    if now < week.end and (not instants or instants[-1] < now):
+        instants.append(now)
+    for at in instants:
         for status in engine.evaluate(at):
             series[status.name].append((at, status))
     out = []
