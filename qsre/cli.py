@@ -246,7 +246,12 @@ def _parse_at(value: str | None) -> datetime | None:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InputError("--at", "an ISO time like 2026-11-22T12:00:00Z", value) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    now = datetime.now(UTC)
+    if dt > now:
+        # The engine refuses the future too, but as a runtime failure with a traceback hint.
+        raise InputError("--at", f"a time no later than now ({now:%Y-%m-%dT%H:%M}Z)", value)
+    return dt
 
 
 # ------------------------------------------------------------------ jobs

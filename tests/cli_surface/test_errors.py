@@ -54,6 +54,7 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("runbook", "show"), USAGE, "expected a value"),
     # SLOs, alerts, reports
     (("slo", "status", "--db", DB, "--at", "yesterday"), USAGE, "--at: expected an ISO time"),
+    (("slo", "status", "--db", DB, "--at", "2999-01-01"), USAGE, "--at: expected a time no later"),
     (("slo", "status", "-c", MISSING_CFG), USAGE, MISSING_CFG),
     (("alerts", "--db", DB, "--recent", "x"), USAGE, "--recent: expected an integer"),
     (("alerts", "test", "nosuch"), USAGE, "receiver: expected one of"),
