@@ -178,10 +178,11 @@ class SLOEngine:
         # Floored to its minute: the first minute's events are counted, not dropped.
         history_minute = instant_of(minute_of(history)) if history is not None else end
         budget_start = None
-        if slo.sli.kind == "cost_budget":
+        if slo.sli.kind == "cost_budget" and history is not None and history <= at:
             # Spend before the store's first job is $0, not unknown: a new install's
             # first job must not read as an overspent month (the budget pro rata for
-            # its first minute). Minutes a new series has not built yet stay unknown.
+            # its first minute). Minutes a new series has not built yet stay unknown,
+            # and so does a time before the store held anything (no budget to show).
             budget_start = self.rollups.built_from(slo) or start
         buckets = burn.MinuteBuckets.from_history_start(
             start, good, total, history_minute, budget_start

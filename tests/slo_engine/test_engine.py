@@ -87,6 +87,11 @@ def test_a_new_install_first_job_leaves_the_month_budget_almost_whole(store) -> 
     assert status.budget_remaining_ratio == pytest.approx(1 - 1.70 / budget_to_date_usd)
     assert status.budget_remaining_ratio > 0.999
     assert "no spend recorded before 2026-12-06 23:23 UTC (counted as $0)" in status.notes
+    # Before the store held anything there is no budget to speak of (a report of an
+    # earlier week must not chart one).
+    engine = SLOEngine(store, [spend], clock=VirtualClock(now), read_only=True)
+    (before,) = engine.evaluate(first - timedelta(days=1))
+    assert before.sli_ratio is None and before.total == 0
 
 
 def test_step_failure_burst_pages_then_resolves(store) -> None:
