@@ -66,6 +66,24 @@ def _oserror_line(exc: OSError) -> str:
     return f"{where}: expected it to be accessible, got {exc.strerror or exc}"
 
 
+def _unreachable_store_line(exc: BaseException) -> str | None:
+    """A database that did not answer, anywhere in the cause chain, as one line.
+
+    The driver's own text (psycopg, sqlite3) says why in its first line; the rest is
+    advice and a link that belong to --debug. The project's wrapping message, when
+    there is one, names which store (source or target) and its URL."""
+    from sqlalchemy.exc import OperationalError
+
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, OperationalError):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    reason = str(getattr(seen, "orig", None) or seen).strip().splitlines()[0]
+    what = "store" if seen is exc else str(exc).partition(": ")[0]
+    return f"{what}: expected a database that answers, got {reason}"
+
+
 # Typer's type labels (``<int>``) in words for "expected ...".
 _TYPE_WORDS = {"int": "an integer", "float": "a number", "path": "a path", "str": "a string"}
 
@@ -152,6 +170,10 @@ def report(exc: BaseException, args: Sequence[str], debug: bool) -> int:
         return EXIT_USAGE
     if isinstance(exc, OSError):
         _print_error(_oserror_line(exc), hint)
+        return EXIT_RUNTIME
+    unreachable = _unreachable_store_line(exc)
+    if unreachable is not None:
+        _print_error(unreachable, hint or "is the server up, and the store URL right?")
         return EXIT_RUNTIME
     if isinstance(exc, _runtime_error_classes()):
         _print_error(str(exc), hint)

@@ -50,7 +50,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from qsre.errors import QsreError
+from qsre.errors import InputError, QsreError
+from qsre.store_access import sqlite_file
 
 # Tables the packages own but a copy leaves behind: the target's own migrations
 # write its version tables; leases belong to the daemons running on a store.
@@ -63,6 +64,11 @@ Progress = Callable[[str, int, int], None]
 
 class StoreCopyError(QsreError):
     """A copy that cannot start (bad source or target) or did not verify."""
+
+
+class CopyRefused(InputError, StoreCopyError):
+    """The user named a source or target a copy cannot use (the CLI exits 2): what,
+    expected, got, like every other input error."""
 
 
 @dataclass(frozen=True)
@@ -138,17 +144,22 @@ def _dialect(url: str) -> str:
     try:
         return make_url(url).get_backend_name()
     except Exception as exc:  # noqa: BLE001 - reported with the URL
-        raise StoreCopyError(f"not a database URL: {url!r} ({exc})") from exc
+        raise CopyRefused(
+            "store URL", "a database URL such as sqlite:///qsre.db or postgresql+psycopg://...", url
+        ) from exc
 
 
 def _check_source(url: str) -> Engine:
     """An engine on the source, which must hold a qsre store at this version's schema."""
     from collector import migrate
-    from qsre.store_access import sqlite_file
 
     path = sqlite_file(url)
     if path is not None and not path.exists():
-        raise StoreCopyError(f"source store {path} does not exist")
+        raise CopyRefused(
+            f"source {path}",
+            "an existing SQLite file (qsre run, or any wrapped job, creates it)",
+            "a path that does not exist",
+        )
     if _dialect(url) == "sqlite":
         # Driver autocommit: the snapshot is the explicit BEGIN issued in _snapshot.
         engine = create_engine(url, connect_args={"isolation_level": None})
@@ -397,7 +408,12 @@ def copy_store(
     """
     t_start = clock()
     if redact(source_url) == redact(target_url):
-        raise StoreCopyError("source and target are the same store")
+        raise CopyRefused(
+            "target", "another store than the source (not the same store)", target_url
+        )
+    path = sqlite_file(target_url)
+    if path is not None and not path.parent.is_dir():
+        raise CopyRefused("target", "a SQLite file in an existing folder", str(path))
     source = _check_source(source_url)
     try:
         migrate_target(target_url)
@@ -439,8 +455,10 @@ def _copy(
     busy = {n: rows for n, rows in busy.items() if rows}
     if busy:
         listed = ", ".join(f"{n} ({rows} row{'s' * (rows != 1)})" for n, rows in busy.items())
-        raise StoreCopyError(
-            f"target {redact(target_url)} is not empty: {listed}; copy into a new database"
+        raise CopyRefused(
+            f"target {redact(target_url)}",
+            "a database holding no qsre rows yet (copy into a new one)",
+            f"not empty: {listed}",
         )
     dst_dialect = target.dialect.name
     src_dialect = source.dialect.name

@@ -32,7 +32,7 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("slo", "status", "--db", DB, "--json", "1"), USAGE, "(flags take no value), got '1'"),
     (("jobs", "--db", DB, "--nope"), USAGE, "got '--nope'"),
     (("jobs", "--db", "nonsense://x"), RUNTIME, "nonsense://x"),
-    (("jobs", "--db", UNREACHABLE_PG), RUNTIME, "127.0.0.1"),
+    (("jobs", "--db", UNREACHABLE_PG), RUNTIME, "store: expected a database that answers"),
     (("jobs", "-c", MISSING_CFG), USAGE, MISSING_CFG),
     # silences
     (
@@ -101,6 +101,28 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("jobs", "show"), USAGE, "qsre jobs show ID: expected a value"),
     (("validate", "-c", MISSING_CFG, "--backend", "x"), USAGE, MISSING_CFG),
     (("alerts", "test", "console", "-c", MISSING_CFG), USAGE, MISSING_CFG),
+    # the event store: retention and copies
+    (("store", "prune", "--db", DB), USAGE, "store: expected an existing SQLite file"),
+    (("store", "prune", "--db", DB, "--max-seconds", "x"), USAGE, "--max-seconds: expected a"),
+    (("store", "prune", "--db", DB, "--max-seconds", "-1"), USAGE, "--max-seconds: expected a"),
+    (("store", "prune", "--db", UNREACHABLE_PG), RUNTIME, "expected a database that answers"),
+    (("store", "prune", "-c", MISSING_CFG), USAGE, MISSING_CFG),
+    (("store", "prune", "--db", DB, "--json", "x"), USAGE, "got 'x'"),
+    (("store", "copy"), USAGE, "--to: expected a value"),
+    (("store", "copy", "--from", DB, "--to", "sqlite:///b.db"), USAGE, "expected an existing"),
+    (
+        ("store", "copy", "--from", DB, "--to", "sqlite:////nonexistent/dir/x.db"),
+        USAGE,
+        "target: expected a SQLite file in an existing folder",
+    ),
+    (("store", "copy", "--from", DB, "--to", DB), USAGE, "not the same store"),
+    (
+        ("store", "copy", "--from", UNREACHABLE_PG, "--to", "sqlite:///b.db"),
+        RUNTIME,
+        "expected a database that answers",
+    ),
+    (("store", "copy", "-c", MISSING_CFG, "--to", "sqlite:///b.db"), USAGE, MISSING_CFG),
+    (("store", "nosuch"), USAGE, "expected a command (prune, copy)"),
 ]
 
 
