@@ -220,6 +220,16 @@ def _positive(option: str, value: float, *, allow_zero: bool = False) -> None:
         raise InputError(option, expected, value)
 
 
+# A row count the databases can bind (SQLite and PostgreSQL integers are 64-bit).
+MAX_ROWS = 2**63 - 1
+
+
+def _row_count(option: str, value: int, *, allow_zero: bool = False) -> None:
+    if not (0 if allow_zero else 1) <= value <= MAX_ROWS:
+        low = 0 if allow_zero else 1
+        raise InputError(option, f"an integer from {low} to {MAX_ROWS}", value)
+
+
 def _port(option: str, port: int) -> None:
     if not 0 <= port <= 65535:
         raise InputError(option, "a TCP port 0-65535", port)
@@ -293,7 +303,7 @@ def jobs(
 
     if status is not None and status not in STATUSES:
         raise InputError("--status", f"one of {', '.join(STATUSES)}", status)
-    _positive("--limit", limit)
+    _row_count("--limit", limit)
     since_at = _parse_since(since)  # bad options are reported before the store is looked at
     store = _existing_store(config, db)
     rows = store.jobs(since=since_at, backend=backend, project=project, status=status, limit=limit)
@@ -682,7 +692,7 @@ def alerts(
     recent notifications."""
     if ctx.invoked_subcommand is not None:
         return
-    _positive("--recent", recent, allow_zero=True)
+    _row_count("--recent", recent, allow_zero=True)
 
     from slo.alert_state import AlertStateStore
 

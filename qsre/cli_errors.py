@@ -63,6 +63,9 @@ def _oserror_line(exc: OSError) -> str:
             exc.strerror or str(exc)
         )
     where = exc.filename or "system call"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        # mkdir(exist_ok=True) on a file, or a file where a folder is on the path.
+        return f"{where}: expected a folder (or a path where one can be made), got a file"
     return f"{where}: expected it to be accessible, got {exc.strerror or exc}"
 
 
@@ -109,6 +112,10 @@ def _usage_line(exc: click_exceptions.UsageError, args: Sequence[str]) -> tuple[
         if exc.possibilities:
             hint = f"did you mean {', '.join(sorted(exc.possibilities))}? " + hint
         return f"{command}: expected one of its options, got {exc.option_name!r}", hint
+    if isinstance(exc, click_exceptions.BadOptionUsage) and message.endswith(
+        "requires an argument."
+    ):
+        return f"{exc.option_name}: expected a value, got none", hint
     if isinstance(exc, click_exceptions.MissingParameter):
         param = exc.param
         if param is None:

@@ -26,6 +26,8 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("jobs", "--db", DB, "--since", "-1h"), USAGE, "--since: expected"),
     (("jobs", "--db", DB, "--limit", "x"), USAGE, "--limit: expected an integer, got 'x'"),
     (("jobs", "--db", DB, "--limit", "0"), USAGE, "--limit: expected"),
+    (("jobs", "--db", DB, "--limit", "9" * 20), USAGE, "--limit: expected an integer from 1"),
+    (("jobs", "--db", DB, "--since"), USAGE, "--since: expected a value, got none"),
     (("jobs", "--db", DB, "--status", "exploded"), USAGE, "--status: expected one of"),
     (("jobs", "--db", DB, "--json", "true"), USAGE, "(flags take no value), got 'true'"),
     (("alerts", "--db", DB, "--json", "yes"), USAGE, "(flags take no value), got 'yes'"),
@@ -47,6 +49,11 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     ),
     (("silence", "add", "--db", DB, "-m", "no-operator"), USAGE, "--match: expected"),
     (("silence", "add", "--db", DB), USAGE, "--match: expected a value"),
+    (
+        ("silence", "add", "--db", DB, "-m", "backend=x", "--comment"),
+        USAGE,
+        "--comment: expected a value, got none",
+    ),
     (("silence", "list", "--db", DB, "--expired", "yes"), USAGE, "got 'yes'"),
     (("silence", "expire", "nosuch", "--db", DB), USAGE, "got 'nosuch'"),
     # runbooks
@@ -59,6 +66,7 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("alerts", "--db", DB, "--recent", "x"), USAGE, "--recent: expected an integer"),
     (("alerts", "test", "nosuch"), USAGE, "receiver: expected one of"),
     (("report", "weekly", "--db", DB, "--week", "bogus"), USAGE, "--week: expected"),
+    (("rules", "build", "--out", "/dev/null"), RUNTIME, "/dev/null: expected a folder"),
     # validate
     (
         ("validate", "--db", DB, "--backend", "x", "--backend-factory", "json:loads"),
