@@ -72,7 +72,12 @@ def default_engine_factory(store: Store, slos: Sequence[SLO], clock: Clock) -> A
         from slo.engine import SLOEngine
     except ImportError as exc:
         raise ReportError(f"SLO section: slo.engine is not importable ({exc})") from exc
-    return SLOEngine(store, list(slos), clock=clock, read_only=True)
+    from slo.rollup import Rollups
+
+    # One snapshot for the whole section: the day boundaries' windows overlap, and
+    # each minute is read from the store once.
+    rollups = Rollups(store, read_only=True, snapshot=True)
+    return SLOEngine(store, list(slos), clock=clock, read_only=True, rollups=rollups)
 
 
 def slo_entries(

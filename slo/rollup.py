@@ -165,9 +165,18 @@ class Rollups:
         dirty_log_updates: int = 1440,
         read_only: bool = False,
         max_build_s: float | None = None,
+        snapshot: bool = False,
     ) -> None:
+        if snapshot and not read_only:
+            raise ValueError("Rollups(snapshot=True) is for read-only readers")
         self.store = store
         self.read_only = read_only
+        # A read-only reader that lives for one answer (a weekly report evaluates at
+        # each day boundary): minutes it computed from the source are kept, so eight
+        # overlapping 30-day windows read the store once (10 M jobs, no daemon:
+        # 21.6 s for the SLO section). Rows landing later are not seen by it.
+        self.snapshot = snapshot
+        self._computed: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
         self.engine = store.engine
         self.gap_grace_s = gap_grace_s
         self.gap_min_checks = gap_min_checks
@@ -317,10 +326,38 @@ class Rollups:
             stored = min(direct_from, m0 + n) - m0
             good[:stored], total[:stored] = self._read(q.key, m0, stored)
         if direct_from < m0 + n:
-            with self.engine.connect() as conn:
-                g, t = self._compute(conn, q.source, [q], direct_from, m0 + n)
-            good[direct_from - m0 :], total[direct_from - m0 :] = g[0], t[0]
+            g, t = self._computed_minutes(q, direct_from, m0 + n)
+            good[direct_from - m0 :], total[direct_from - m0 :] = g, t
         return good, total
+
+    def _computed_minutes(self, q: SLIQuery, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Minutes [lo, hi) of one series from its source table; with ``snapshot``,
+        only the minutes not computed by an earlier call are read."""
+
+        def compute(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+            if b <= a:
+                return np.zeros(0), np.zeros(0)
+            with self.engine.connect() as conn:
+                g, t = self._compute(conn, q.source, [q], a, b)
+            return g[0], t[0]
+
+        if not self.snapshot:
+            return compute(lo, hi)
+        known = self._computed.get(q.key)
+        if known is None:
+            c0, cg, ct = lo, *compute(lo, hi)
+        else:
+            c0, cg, ct = known
+            c1 = c0 + len(cg)
+            # The span only grows, contiguously: a gap between the asked minutes and
+            # the known ones is computed with them.
+            before_g, before_t = compute(min(lo, c0), c0)
+            after_g, after_t = compute(c1, max(hi, c1))
+            cg = np.concatenate((before_g, cg, after_g))
+            ct = np.concatenate((before_t, ct, after_t))
+            c0 = min(lo, c0)
+        self._computed[q.key] = (c0, cg, ct)
+        return cg[lo - c0 : hi - c0].copy(), ct[lo - c0 : hi - c0].copy()
 
     def _synced_at(self, q: SLIQuery) -> datetime | None:
         """When the stored buckets of this series were last brought up to date with

@@ -282,3 +282,43 @@ def test_hours_written_by_another_process_are_read_not_remembered(store) -> None
         conn.execute(SERIES_T.delete())
     Rollups(store, gap_grace_s=0).update(SLOS, now + timedelta(minutes=2))
     assert_matches(reader, jobs)
+
+
+def test_a_snapshot_reader_reads_each_minute_once_and_answers_alike(store) -> None:
+    rng = random.Random(11)
+    jobs = {j["id"]: j for j in (random_job(rng) for _ in range(400))}
+    store.upsert_jobs(list(jobs.values()))
+    plain = Rollups(store, read_only=True)
+    snap = Rollups(store, read_only=True, snapshot=True)
+    read: list[int] = []
+    compute = snap._compute
+
+    def counting(conn, source, queries, lo, hi):
+        read.append(hi - lo)
+        return compute(conn, source, queries, lo, hi)
+
+    snap._compute = counting  # type: ignore[method-assign]
+    # Overlapping (a report's day boundaries), nested, disjoint before and after.
+    spans_min = [(60, 240), (120, 300), (150, 200), (0, 30), (330, 420), (100, 110)]
+    for slo in SLOS:
+        read.clear()
+        for a, b in spans_min:
+            start, end = T0 + timedelta(minutes=a), T0 + timedelta(minutes=b)
+            got_good, got_total, _ = snap.buckets(slo, start, end)
+            want_good, want_total, _ = plain.buckets(slo, start, end)
+            # PostgreSQL may sum a minute's costs in another order: 1e-16 apart.
+            np.testing.assert_allclose(got_total, want_total, atol=1e-9, err_msg=f"{a}-{b}")
+            np.testing.assert_allclose(got_good, want_good, atol=1e-9, err_msg=f"{a}-{b}")
+        # Each minute of the union 0..420 was read once, however often it was asked.
+        assert sum(read) == 420, (slo.name, read)
+    np.testing.assert_allclose(
+        snap.buckets(SLOS[0], T0, T0 + timedelta(minutes=SPAN_MIN))[1],
+        oracle(SLOS[0], jobs)[1][:SPAN_MIN],
+    )
+
+
+def test_snapshot_is_for_read_only_readers(store) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="read-only"):
+        Rollups(store, snapshot=True)
