@@ -409,7 +409,7 @@ def copy_store(
     t_start = clock()
     if redact(source_url) == redact(target_url):
         raise CopyRefused(
-            "target", "another store than the source (not the same store)", target_url
+            "target", "another store than the source (not the same store)", redact(target_url)
         )
     path = sqlite_file(target_url)
     if path is not None and not path.parent.is_dir():
