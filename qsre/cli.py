@@ -225,8 +225,8 @@ MAX_ROWS = 2**63 - 1
 
 
 def _row_count(option: str, value: int, *, allow_zero: bool = False) -> None:
-    if not (0 if allow_zero else 1) <= value <= MAX_ROWS:
-        low = 0 if allow_zero else 1
+    low = 0 if allow_zero else 1
+    if not low <= value <= MAX_ROWS:
         raise InputError(option, f"an integer from {low} to {MAX_ROWS}", value)
 
 

@@ -50,7 +50,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -342,11 +342,16 @@ def _job_counts(conn: Connection, now: datetime, config: SignalConfig) -> dict[s
     return out
 
 
-# The job-level signals whose alerts quote the latest error: (signal, error_class).
+# The job-level signals: (signal, error_class, what the summary counts, count field).
+_JOB_LEVEL = (
+    ("auth_failure", "auth", "authentication failures", "auth"),
+    ("result_corruption", "result_corrupt", "corrupt results", "corrupt"),
+    ("quota_breach", "quota", "quota rejections", "quota"),
+)
+# Signals whose alerts quote the latest error: (signal, error_class); the job-level
+# ones and the backend half of resource_exhaustion.
 _QUOTED_ERRORS = (
-    ("auth_failure", "auth"),
-    ("result_corruption", "result_corrupt"),
-    ("quota_breach", "quota"),
+    *((kind, error_class) for kind, error_class, _, _ in _JOB_LEVEL),
     ("resource_exhaustion", "resource"),
 )
 _FAILED = tuple(s for s in TERMINAL_STATUSES if s != "done")
@@ -428,22 +433,18 @@ def _job_signals(
     conn: Connection, now: datetime, config: SignalConfig, links: _Links
 ) -> list[Alert]:
     alerts: list[Alert] = []
-    job_level = (
-        ("auth_failure", "auth", "authentication failures", "auth"),
-        ("result_corruption", "result_corrupt", "corrupt results", "corrupt"),
-        ("quota_breach", "quota", "quota rejections", "quota"),
-    )
     counts = _job_counts(conn, now, config)
-    fetched: list[dict[tuple[str, str], str]] = []
+
+    @cache
+    def last_errors() -> dict[tuple[str, str], str]:
+        # Read once per cycle, and only when an alert quotes it: most cycles fire none.
+        return _last_errors(conn, now, config)
 
     def last_error(backend: str, error_class: str) -> str:
-        # Read once per cycle, and only when an alert quotes it: most cycles fire none.
-        if not fetched:
-            fetched.append(_last_errors(conn, now, config))
-        return fetched[0].get((backend, error_class), "")
+        return last_errors().get((backend, error_class), "")
 
     for backend, c in sorted(counts.items()):
-        for kind, error_class, what, attr in job_level:
+        for kind, error_class, what, attr in _JOB_LEVEL:
             cfg = getattr(config, kind)
             n = getattr(c, attr)
             if not cfg.enabled or n < cfg.min_count:
