@@ -96,7 +96,7 @@ def slo_entries(
     # (the engine rightly refuses instants after now), so its SLO numbers count the
     # same jobs as its totals.
     instants = [d for d in week.day_starts if d <= now]
-    if now < week.end and (not instants or instants[-1] < now):
+    if week.start < now < week.end and instants[-1] < now:
         instants.append(now)
     for at in instants:
         for status in engine.evaluate(at):

@@ -328,3 +328,40 @@ def test_slo_numbers_match_the_real_engine_at_week_end(world, tmp_path):
     assert slo["attainment"] == pytest.approx(status.sli_ratio)
     assert slo["budget_remaining_ratio"] == pytest.approx(status.budget_remaining_ratio)
     assert [p["at"] for p in slo["burn_down"]][-1] == WEEK_END.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("now_after_start", "expected_days"),
+    [
+        (timedelta(days=-3), None),  # a week that has not started: nothing to evaluate
+        (timedelta(days=2, hours=5), [0, 1, 2]),  # in progress: each day so far, and now
+        (timedelta(days=9), list(range(8))),  # over: its 8 day boundaries only
+    ],
+)
+def test_slo_section_evaluates_the_instants_the_week_has_reached(
+    store, now_after_start, expected_days
+):
+    from collector.clock import VirtualClock
+    from slo.report_slos import slo_entries
+    from slo.report_week import parse_week
+
+    engines: list[SqlEngine] = []
+
+    def factory(store, slos, clock):
+        engines.append(SqlEngine(store, slos, clock))
+        return engines[-1]
+
+    slos = parse_slos(
+        [{"name": "jobs", "objective": 0.99, "sli": {"kind": "job_success"}, "window": "7d"}],
+        "test.yaml",
+    )
+    now = WEEK_START + now_after_start
+    entries = slo_entries(store, slos, parse_week(WEEK), VirtualClock(now), factory)
+    calls = engines[0].calls
+    if expected_days is None:
+        assert calls == [] and entries == ()
+        return
+    want = [WEEK_START + timedelta(days=d) for d in expected_days]
+    if now < WEEK_END:
+        want.append(now)
+    assert calls == want
